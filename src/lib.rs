@@ -1,0 +1,2 @@
+//! torsion: Twisted Web's reactor, HTTP server and WSGI container, rebuilt in Rust.
+#![deny(unsafe_code)]
