@@ -1,2 +1,11 @@
-//! torsion: Twisted Web's reactor, HTTP server and WSGI container, rebuilt in Rust.
+//! torsion: Twisted's reactor and Twisted Web's server and WSGI container, rebuilt in Rust.
 #![deny(unsafe_code)]
+
+pub mod defer;
+pub mod log;
+pub mod reactor;
+mod sys;
+pub mod time;
+pub mod transport;
+
+pub use sys::raise_open_files_limit;
