@@ -291,7 +291,7 @@ fn parsed_endpoint_resolves_against_environment() {
     assert_eq!(selector.resolve(&passed), Ok(4));
 }
 
-/// Every activation error message starts with "systemd: " and is one line.
+/// Every activation error is a standard error whose message starts with "systemd: " and is one line.
 #[test]
 fn activation_errors_are_one_line() {
     let errors = [
@@ -301,7 +301,8 @@ fn activation_errors_are_one_line() {
         activation_error(Some("4242"), Some("1"), Some("a\n:b")),
     ];
     for error in errors {
-        let message = error.to_string();
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
+        let message = boxed.to_string();
         assert!(
             message.starts_with("systemd: ") && !message.contains('\n'),
             "{message:?}"

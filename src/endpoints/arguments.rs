@@ -125,29 +125,20 @@ impl<'d> Arguments<'d> {
     }
 
     fn bind_keywords(&mut self) -> Result<(), EndpointError> {
-        let keywords = self.description.keywords();
-        for (key, value) in keywords {
-            let Some(index) = self
-                .signature
-                .parameters
-                .iter()
-                .position(|p| p.answers_to(key))
-            else {
+        let signature = self.signature;
+        for (key, value) in self.description.keywords() {
+            let mut parameters = signature.parameters.iter().enumerate();
+            let Some((index, parameter)) = parameters.find(|(_, p)| p.answers_to(key)) else {
                 return Err(self.unknown_parameter(key));
             };
-            if let Some(Some(_)) = self.given.get(index) {
-                let name = self
-                    .signature
-                    .parameters
-                    .get(index)
-                    .map_or(key.as_str(), |p| p.name);
-                return Err(self.duplicate_parameter(name));
-            }
-            if let Some(slot) = self.given.get_mut(index) {
-                *slot = Some(Given {
-                    value,
-                    spelled: key,
-                });
+            match self.given.get_mut(index) {
+                Some(slot @ None) => {
+                    *slot = Some(Given {
+                        value,
+                        spelled: key,
+                    })
+                }
+                _ => return Err(self.duplicate_parameter(parameter.name)),
             }
         }
         Ok(())

@@ -69,6 +69,11 @@ struct Field {
 /// Fields are separated by unescaped `:`. The first unescaped `=` in a field
 /// makes it `key=value`; later `=` belong to the value. `\` makes the next
 /// character literal. The first field must be the (positional) type.
+///
+/// # Errors
+///
+/// [`EndpointErrorKind::Empty`] for `""`, [`EndpointErrorKind::TrailingBackslash`]
+/// and [`EndpointErrorKind::MissingType`] when the first field is `key=value`.
 pub fn tokenize(text: &str) -> Result<Description, EndpointError> {
     let error = |kind, detail: &str| EndpointError::new(kind, text, None, detail.to_owned());
     if text.is_empty() {
@@ -146,12 +151,22 @@ pub const CLIENT_TYPES: &[(&str, TypeParser<ClientEndpoint>)] =
     &[("tcp", parse_tcp_client), ("unix", parse_unix_client)];
 
 /// Parses a server (listening) endpoint description such as `tcp:8080`.
+///
+/// # Errors
+///
+/// Any [`EndpointErrorKind`]: the description does not tokenize, names an
+/// unknown type, or its values do not fit the type's parameters.
 pub fn parse_server(text: &str) -> Result<ServerEndpoint, EndpointError> {
     dispatch(text, SERVER_TYPES)
 }
 
 /// Parses a client (connecting) endpoint description such as
 /// `tcp:example.com:80`.
+///
+/// # Errors
+///
+/// Any [`EndpointErrorKind`]: the description does not tokenize, names an
+/// unknown type, or its values do not fit the type's parameters.
 pub fn parse_client(text: &str) -> Result<ClientEndpoint, EndpointError> {
     dispatch(text, CLIENT_TYPES)
 }

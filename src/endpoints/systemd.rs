@@ -173,6 +173,12 @@ impl std::error::Error for SocketActivationError {}
 /// before version 227) every descriptor is named `"unknown"`, as
 /// `sd_listen_fds_with_names` does; when it is set it must give exactly one
 /// name per descriptor.
+///
+/// # Errors
+///
+/// A [`SocketActivationError`] when `LISTEN_PID` is unset, invalid or not
+/// `our_pid`, when `LISTEN_FDS` is unset or invalid, or when the names do
+/// not match the count.
 pub fn inherited_descriptors(
     listen_pid: Option<&str>,
     listen_fds: Option<&str>,
@@ -244,6 +250,13 @@ fn descriptor_names(
 impl SystemdSelector {
     /// The file descriptor this selector picks among `descriptors` (as
     /// returned by [`inherited_descriptors`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SocketActivationError::IndexOutOfRange`] for an index past the end,
+    /// [`SocketActivationError::NameNotFound`] or
+    /// [`SocketActivationError::AmbiguousName`] for a name carried by no or
+    /// several descriptors.
     pub fn resolve(
         &self,
         descriptors: &[InheritedDescriptor],
