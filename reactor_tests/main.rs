@@ -1,1 +1,3 @@
 //! Reactor integration suite.
+
+mod endpoint_strings;

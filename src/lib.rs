@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod defer;
+pub mod endpoints;
 pub mod log;
 pub mod reactor;
 mod sys;

@@ -1,0 +1,372 @@
+//! The pure parser: text in, validated endpoint or one-line error out.
+//!
+//! Parsing happens in two steps. [`tokenize`] splits a description into its
+//! type, positional values and `key=value` values without knowing any type.
+//! Then the type's parse function binds those values to its parameters
+//! (see `arguments.rs`) and validates each one. Supporting another type means
+//! writing one such function and adding it to [`SERVER_TYPES`] or
+//! [`CLIENT_TYPES`].
+//!
+//! Tested by: reactor_tests/endpoint_strings.rs
+
+use std::str::FromStr;
+
+use super::arguments::{
+    Arguments, Parameter, Rejection, Signature, backlog, bind, connecting_port, flag, index,
+    ip_address, ipv6_address, listening_port, non_empty, seconds, socket_path, unix_mode,
+};
+use super::endpoint::{
+    ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_INTERFACE,
+    DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint, SystemdDomain, SystemdSelector,
+};
+use super::error::{EndpointError, EndpointErrorKind, quoted};
+
+/// A description split into fields, before any type interprets it.
+///
+/// Escapes are already resolved: `tcp:\:\:1:80` has the positional values
+/// `::1` and `80`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    text: String,
+    endpoint_type: String,
+    positional: Vec<String>,
+    keywords: Vec<(String, String)>,
+}
+
+impl Description {
+    /// The whole description, exactly as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The first field, the endpoint type, as written (compare it without
+    /// regard to ASCII case).
+    pub fn endpoint_type(&self) -> &str {
+        &self.endpoint_type
+    }
+
+    /// The fields after the type that contain no unescaped `=`, in order.
+    pub fn positional(&self) -> &[String] {
+        &self.positional
+    }
+
+    /// The `key=value` fields, in order, repeats included.
+    pub fn keywords(&self) -> &[(String, String)] {
+        &self.keywords
+    }
+}
+
+/// A field being read: the key once an unescaped `=` has been seen, and the
+/// text read so far.
+#[derive(Default)]
+struct Field {
+    key: Option<String>,
+    text: String,
+}
+
+/// Splits a description into its type, positional values and keyword values.
+///
+/// Fields are separated by unescaped `:`. The first unescaped `=` in a field
+/// makes it `key=value`; later `=` belong to the value. `\` makes the next
+/// character literal. The first field must be the (positional) type.
+///
+/// # Errors
+///
+/// [`EndpointErrorKind::Empty`] for `""`, [`EndpointErrorKind::TrailingBackslash`]
+/// and [`EndpointErrorKind::MissingType`] when the first field is `key=value`.
+pub fn tokenize(text: &str) -> Result<Description, EndpointError> {
+    let error = |kind, detail: &str| EndpointError::new(kind, text, None, detail.to_owned());
+    if text.is_empty() {
+        return Err(error(EndpointErrorKind::Empty, "the description is empty"));
+    }
+    let mut fields = Vec::new();
+    let mut field = Field::default();
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '\\' => match characters.next() {
+                Some(escaped) => field.text.push(escaped),
+                None => {
+                    return Err(error(
+                        EndpointErrorKind::TrailingBackslash,
+                        "trailing backslash escapes nothing",
+                    ));
+                }
+            },
+            ':' => fields.push(std::mem::take(&mut field)),
+            '=' if field.key.is_none() => field.key = Some(std::mem::take(&mut field.text)),
+            _ => field.text.push(character),
+        }
+    }
+    fields.push(field);
+    describe(text, fields)
+}
+
+fn describe(text: &str, fields: Vec<Field>) -> Result<Description, EndpointError> {
+    let mut fields = fields.into_iter();
+    let endpoint_type = match fields.next() {
+        Some(Field { key: None, text }) => text,
+        Some(Field { key: Some(key), .. }) => {
+            let detail = format!(
+                "the first field must be the endpoint type, not the parameter {}",
+                quoted(&key)
+            );
+            return Err(EndpointError::new(
+                EndpointErrorKind::MissingType,
+                text,
+                None,
+                detail,
+            ));
+        }
+        None => String::new(),
+    };
+    let mut description = Description {
+        text: text.to_owned(),
+        endpoint_type,
+        positional: Vec::new(),
+        keywords: Vec::new(),
+    };
+    for field in fields {
+        match field.key {
+            Some(key) => description.keywords.push((key, field.text)),
+            None => description.positional.push(field.text),
+        }
+    }
+    Ok(description)
+}
+
+/// A function turning a tokenized description of one type into an endpoint.
+pub type TypeParser<T> = fn(&Description) -> Result<T, EndpointError>;
+
+/// The server endpoint types, by lower-case name, with their parsers.
+pub const SERVER_TYPES: &[(&str, TypeParser<ServerEndpoint>)] = &[
+    ("tcp", parse_tcp_server),
+    ("tcp6", parse_tcp6_server),
+    ("unix", parse_unix_server),
+    ("systemd", parse_systemd_server),
+];
+
+/// The client endpoint types, by lower-case name, with their parsers.
+pub const CLIENT_TYPES: &[(&str, TypeParser<ClientEndpoint>)] =
+    &[("tcp", parse_tcp_client), ("unix", parse_unix_client)];
+
+/// Parses a server (listening) endpoint description such as `tcp:8080`.
+///
+/// # Errors
+///
+/// Any [`EndpointErrorKind`]: the description does not tokenize, names an
+/// unknown type, or its values do not fit the type's parameters.
+pub fn parse_server(text: &str) -> Result<ServerEndpoint, EndpointError> {
+    dispatch(text, SERVER_TYPES)
+}
+
+/// Parses a client (connecting) endpoint description such as
+/// `tcp:example.com:80`.
+///
+/// # Errors
+///
+/// Any [`EndpointErrorKind`]: the description does not tokenize, names an
+/// unknown type, or its values do not fit the type's parameters.
+pub fn parse_client(text: &str) -> Result<ClientEndpoint, EndpointError> {
+    dispatch(text, CLIENT_TYPES)
+}
+
+fn dispatch<T>(text: &str, types: &[(&str, TypeParser<T>)]) -> Result<T, EndpointError> {
+    let description = tokenize(text)?;
+    let wanted = description.endpoint_type();
+    match types
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+    {
+        Some((_, parser)) => parser(&description),
+        None => {
+            let known: Vec<&str> = types.iter().map(|(name, _)| *name).collect();
+            let detail = format!(
+                "unknown endpoint type {} (known: {})",
+                quoted(wanted),
+                known.join(", ")
+            );
+            Err(EndpointError::new(
+                EndpointErrorKind::UnknownType,
+                text,
+                None,
+                detail,
+            ))
+        }
+    }
+}
+
+impl FromStr for ServerEndpoint {
+    type Err = EndpointError;
+
+    /// Same as [`parse_server`].
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_server(text)
+    }
+}
+
+impl FromStr for ClientEndpoint {
+    type Err = EndpointError;
+
+    /// Same as [`parse_client`].
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_client(text)
+    }
+}
+
+const TCP_SERVER_PARAMETERS: &[Parameter] = &[
+    Parameter::named("port"),
+    Parameter::named("interface"),
+    Parameter::named("backlog"),
+];
+
+static TCP_SERVER: Signature = Signature {
+    type_name: "tcp",
+    parameters: TCP_SERVER_PARAMETERS,
+    max_positional: 3,
+};
+
+static TCP6_SERVER: Signature = Signature {
+    type_name: "tcp6",
+    parameters: TCP_SERVER_PARAMETERS,
+    max_positional: 3,
+};
+
+static UNIX_SERVER: Signature = Signature {
+    type_name: "unix",
+    parameters: &[
+        Parameter::with_aliases("address", &["path"]),
+        Parameter::named("mode"),
+        Parameter::named("backlog"),
+        Parameter::named("lockfile"),
+    ],
+    max_positional: 4,
+};
+
+static SYSTEMD_SERVER: Signature = Signature {
+    type_name: "systemd",
+    parameters: &[
+        Parameter::named("domain"),
+        Parameter::named("index"),
+        Parameter::named("name"),
+    ],
+    max_positional: 3,
+};
+
+static TCP_CLIENT: Signature = Signature {
+    type_name: "tcp",
+    parameters: &[
+        Parameter::named("host"),
+        Parameter::named("port"),
+        Parameter::named("timeout"),
+        Parameter::named("bindAddress"),
+    ],
+    max_positional: 2,
+};
+
+static UNIX_CLIENT: Signature = Signature {
+    type_name: "unix",
+    parameters: &[
+        Parameter::named("path"),
+        Parameter::named("timeout"),
+        Parameter::with_aliases("lockfile", &["checkPID"]),
+    ],
+    max_positional: 1,
+};
+
+/// `tcp:PORT[:interface=ADDR][:backlog=N]`; an empty interface means the default.
+fn parse_tcp_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let bound = bind(description, &TCP_SERVER)?;
+    let port = bound.required("port", listening_port)?;
+    let interface = match bound.text("interface") {
+        Some("") => None,
+        _ => bound.optional("interface", ip_address)?,
+    };
+    Ok(ServerEndpoint::Tcp {
+        port,
+        interface: interface.unwrap_or(DEFAULT_TCP_INTERFACE),
+        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+    })
+}
+
+/// `tcp6:PORT[:interface=ADDR][:backlog=N]`; an empty interface means the default.
+fn parse_tcp6_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let bound = bind(description, &TCP6_SERVER)?;
+    let port = bound.required("port", listening_port)?;
+    let interface = match bound.text("interface") {
+        Some("") => None,
+        _ => bound.optional("interface", ipv6_address)?,
+    };
+    Ok(ServerEndpoint::Tcp6 {
+        port,
+        interface: interface.unwrap_or(DEFAULT_TCP6_INTERFACE),
+        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+    })
+}
+
+/// `unix:PATH[:mode=OCTAL][:backlog=N][:lockfile=0|1]`.
+fn parse_unix_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let bound = bind(description, &UNIX_SERVER)?;
+    Ok(ServerEndpoint::Unix {
+        path: bound.required("address", socket_path)?,
+        mode: bound.or_default("mode", DEFAULT_UNIX_MODE, unix_mode)?,
+        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+        lockfile: bound.or_default("lockfile", true, flag)?,
+    })
+}
+
+/// `systemd:domain=INET|INET6|UNIX` with exactly one of `index=N`, `name=FDNAME`.
+fn parse_systemd_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let bound = bind(description, &SYSTEMD_SERVER)?;
+    let domain = bound.required("domain", systemd_domain)?;
+    let by_index = bound.optional("index", index)?;
+    let by_name = bound.optional("name", non_empty)?;
+    let selector = match (by_index, by_name) {
+        (Some(position), None) => SystemdSelector::Index(position),
+        (None, Some(name)) => SystemdSelector::Name(name),
+        (Some(_), Some(_)) => return Err(index_and_name(&bound)),
+        (None, None) => {
+            let detail =
+                "missing parameter \"index\" or \"name\" for systemd (give exactly one)".to_owned();
+            return Err(bound.error(EndpointErrorKind::MissingParameter, Some("index"), detail));
+        }
+    };
+    Ok(ServerEndpoint::Systemd { domain, selector })
+}
+
+fn systemd_domain(text: &str) -> Result<SystemdDomain, Rejection> {
+    SystemdDomain::from_name(text)
+        .ok_or_else(|| Rejection::invalid("is not one of INET, INET6, UNIX"))
+}
+
+fn index_and_name(bound: &Arguments<'_>) -> EndpointError {
+    let detail =
+        "parameters \"index\" and \"name\" exclude each other for systemd (give exactly one)"
+            .to_owned();
+    bound.error(
+        EndpointErrorKind::ConflictingParameters,
+        Some("name"),
+        detail,
+    )
+}
+
+/// `tcp:HOST:PORT[:timeout=SECONDS][:bindAddress=ADDR]`.
+fn parse_tcp_client(description: &Description) -> Result<ClientEndpoint, EndpointError> {
+    let bound = bind(description, &TCP_CLIENT)?;
+    Ok(ClientEndpoint::Tcp {
+        host: bound.required("host", non_empty)?,
+        port: bound.required("port", connecting_port)?,
+        timeout: bound.or_default("timeout", DEFAULT_CONNECT_TIMEOUT, seconds)?,
+        bind_address: bound.optional("bindAddress", ip_address)?,
+    })
+}
+
+/// `unix:PATH[:timeout=SECONDS][:lockfile=0|1]` (`checkPID` is `lockfile`).
+fn parse_unix_client(description: &Description) -> Result<ClientEndpoint, EndpointError> {
+    let bound = bind(description, &UNIX_CLIENT)?;
+    Ok(ClientEndpoint::Unix {
+        path: bound.required("path", socket_path)?,
+        timeout: bound.or_default("timeout", DEFAULT_CONNECT_TIMEOUT, seconds)?,
+        lockfile: bound.or_default("lockfile", false, flag)?,
+    })
+}
