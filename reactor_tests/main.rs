@@ -1,3 +1,4 @@
 //! Reactor integration suite.
 
 mod endpoint_strings;
+mod time;

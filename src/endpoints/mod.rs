@@ -48,11 +48,13 @@
 //! Tested by: reactor_tests/endpoint_strings.rs
 
 mod arguments;
+mod bind;
 mod endpoint;
 mod error;
 mod parse;
 mod systemd;
 
+pub use bind::{ListenError, connect, listen};
 pub use endpoint::{
     ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_INTERFACE,
     DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint, SystemdDomain, SystemdSelector,

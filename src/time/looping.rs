@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::timers::duration_nanos;
@@ -211,14 +211,11 @@ impl LoopingCall {
         match step {
             Ok(None) => self.schedule_next(),
             Ok(Some(wait)) => {
-                let me = Rc::downgrade(&self.state);
+                let call = self.clone();
                 wait.add_both(move |result| {
-                    if let Some(state) = me.upgrade() {
-                        let call = LoopingCall { state };
-                        match result {
-                            Ok(()) => call.schedule_next(),
-                            Err(failure) => call.fail(failure),
-                        }
+                    match result {
+                        Ok(()) => call.schedule_next(),
+                        Err(failure) => call.fail(failure),
                     }
                     Ok(())
                 });
@@ -244,12 +241,10 @@ impl LoopingCall {
             return;
         }
         let delay = delay_until_next_interval(&state, when);
-        let me: Weak<RefCell<LoopState>> = Rc::downgrade(&self.state);
-        let call = state.clock.call_later(delay, move || {
-            if let Some(state) = me.upgrade() {
-                LoopingCall { state }.run_once();
-            }
-        });
+        // The pending call keeps the loop alive, as the reactor keeps Twisted's; the cycle ends
+        // when the call runs or is cancelled by `stop`.
+        let me = self.clone();
+        let call = state.clock.call_later(delay, move || me.run_once());
         state.call = Some(call);
     }
 

@@ -1,0 +1,188 @@
+//! Turning parsed endpoints into listening ports and connections on a reactor.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use super::inherited_descriptors;
+use super::{ClientEndpoint, ServerEndpoint, SocketActivationError, SystemdDomain};
+use crate::defer::Deferred;
+use crate::reactor::Reactor;
+use crate::transport::{
+    self, Factory, ListenOptions, Port, Protocol, Transport, adopt_listener, listen_tcp,
+    listen_unix,
+};
+
+/// Why listening on an endpoint failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// Binding or listening failed (address in use, permission denied, ...).
+    Io {
+        /// The endpoint, in canonical form.
+        endpoint: String,
+        /// What the system said.
+        error: io::Error,
+    },
+    /// The systemd socket-activation environment does not provide the socket asked for.
+    SocketActivation {
+        /// The endpoint, in canonical form.
+        endpoint: String,
+        /// What is wrong with the environment.
+        error: SocketActivationError,
+    },
+}
+
+impl ListenError {
+    /// The underlying I/O error, if the failure was one.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Self::Io { error, .. } => Some(error),
+            Self::SocketActivation { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { endpoint, error } if error.kind() == io::ErrorKind::AddrInUse => write!(
+                f,
+                "cannot listen on {endpoint}: the address is already in use \
+                 (stop the other server or choose another port)"
+            ),
+            Self::Io { endpoint, error } if error.kind() == io::ErrorKind::PermissionDenied => {
+                write!(
+                    f,
+                    "cannot listen on {endpoint}: permission denied \
+                     (ports below 1024 need privileges)"
+                )
+            }
+            Self::Io { endpoint, error } => write!(f, "cannot listen on {endpoint}: {error}"),
+            Self::SocketActivation { endpoint, error } => {
+                write!(f, "cannot listen on {endpoint}: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { error, .. } => Some(error),
+            Self::SocketActivation { error, .. } => Some(error),
+        }
+    }
+}
+
+/// Listens on `endpoint`, serving each connection with a protocol from `factory`.
+///
+/// Systemd endpoints read `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES` from the environment.
+pub fn listen(
+    reactor: &Reactor,
+    endpoint: &ServerEndpoint,
+    factory: impl Factory + 'static,
+) -> Result<Port, ListenError> {
+    let io_error = |error| ListenError::Io {
+        endpoint: endpoint.to_string(),
+        error,
+    };
+    match endpoint {
+        ServerEndpoint::Tcp {
+            port,
+            interface,
+            backlog,
+        } => {
+            let options = ListenOptions {
+                backlog: *backlog,
+                ..ListenOptions::default()
+            };
+            let addr = SocketAddr::new(*interface, *port);
+            listen_tcp(reactor, addr, &options, factory).map_err(io_error)
+        }
+        ServerEndpoint::Tcp6 {
+            port,
+            interface,
+            backlog,
+        } => {
+            let options = ListenOptions {
+                backlog: *backlog,
+                ..ListenOptions::default()
+            };
+            let addr = SocketAddr::new((*interface).into(), *port);
+            listen_tcp(reactor, addr, &options, factory).map_err(io_error)
+        }
+        ServerEndpoint::Unix {
+            path,
+            mode,
+            backlog,
+            lockfile,
+        } => {
+            let options = ListenOptions {
+                backlog: *backlog,
+                mode: *mode,
+                lockfile: *lockfile,
+            };
+            listen_unix(reactor, path, &options, factory).map_err(io_error)
+        }
+        ServerEndpoint::Systemd { domain, selector } => {
+            let activation_error = |error| ListenError::SocketActivation {
+                endpoint: endpoint.to_string(),
+                error,
+            };
+            let descriptors = inherited_descriptors(
+                std::env::var("LISTEN_PID").ok().as_deref(),
+                std::env::var("LISTEN_FDS").ok().as_deref(),
+                std::env::var("LISTEN_FDNAMES").ok().as_deref(),
+                std::process::id(),
+            )
+            .map_err(activation_error)?;
+            let fd = selector.resolve(&descriptors).map_err(activation_error)?;
+            let port = adopt_listener(reactor, fd, factory).map_err(io_error)?;
+            check_domain(&port, *domain).map_err(io_error)?;
+            Ok(port)
+        }
+    }
+}
+
+fn check_domain(port: &Port, domain: SystemdDomain) -> io::Result<()> {
+    let matches = match (port.address(), domain) {
+        (transport::Address::Tcp(addr), SystemdDomain::Inet) => addr.is_ipv4(),
+        (transport::Address::Tcp(addr), SystemdDomain::Inet6) => addr.is_ipv6(),
+        (transport::Address::Unix(_), SystemdDomain::Unix) => true,
+        _ => false,
+    };
+    if matches {
+        return Ok(());
+    }
+    port.stop_listening();
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "the inherited socket is {}, not domain={}",
+            port.address(),
+            domain.as_str()
+        ),
+    ))
+}
+
+/// Connects to `endpoint` and runs `protocol` on the connection; the Deferred fires with the
+/// transport once connected.
+pub fn connect(
+    reactor: &Reactor,
+    endpoint: &ClientEndpoint,
+    protocol: Box<dyn Protocol>,
+) -> Deferred<Rc<dyn Transport>> {
+    match endpoint {
+        ClientEndpoint::Tcp {
+            host,
+            port,
+            timeout,
+            ..
+        } => transport::connect_tcp(reactor, host, *port, *timeout, protocol),
+        ClientEndpoint::Unix { path, timeout, .. } => {
+            transport::connect_unix(reactor, path, *timeout, protocol)
+        }
+    }
+}
