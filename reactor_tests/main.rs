@@ -1,1 +1,2 @@
 //! Reactor integration suite.
+mod defer;
