@@ -1,4 +1,6 @@
-//! Reactor integration suite.
+//! Reactor integration suite: real sockets on 127.0.0.1, real threads and signals, and the
+//! fake clock wherever time matters.
 
+mod defer;
 mod endpoint_strings;
 mod time;

@@ -101,6 +101,16 @@ struct State {
     awaiting: AwaitState,
 }
 
+impl State {
+    /// Moves a delivered awaited outcome out, leaving `Taken`.
+    fn take_delivered(&mut self) -> Outcome {
+        match mem::replace(&mut self.awaiting, AwaitState::Taken) {
+            AwaitState::Delivered(outcome) => outcome,
+            _ => unreachable!("callers check the outcome was delivered"),
+        }
+    }
+}
+
 /// One callback chain, shared by all handles to it.
 pub(crate) struct Core {
     state: RefCell<State>,
@@ -148,8 +158,8 @@ impl Core {
         let head = self.state.borrow().head;
         assert!(
             head.id == tag.id,
-            "Deferred::callback called through a Deferred<{}> handle, but this chain is fired \
-             with {} values; fire it through the handle taken before steps were added",
+            "Deferred::callback called through a Deferred<{}> handle, but the chain's head type \
+             is {}; fire it through a handle taken before steps changed the type",
             tag.name,
             head.name
         );
@@ -288,13 +298,16 @@ impl Core {
     pub(crate) fn poll_awaited(self: &Rc<Self>, tag: TypeTag, waker: &Waker) -> Poll<Outcome> {
         {
             let mut state = self.state.borrow_mut();
-            match mem::replace(&mut state.awaiting, AwaitState::Taken) {
-                AwaitState::Idle => state.awaiting = AwaitState::Idle,
-                AwaitState::Registered(_) => {
-                    state.awaiting = AwaitState::Registered(Some(waker.clone()));
+            match &mut state.awaiting {
+                AwaitState::Idle => {}
+                AwaitState::Registered(registered) => {
+                    // The old waker is dropped after the borrow ends.
+                    let replaced = registered.replace(waker.clone());
+                    drop(state);
+                    drop(replaced);
                     return Poll::Pending;
                 }
-                AwaitState::Delivered(outcome) => return Poll::Ready(outcome),
+                AwaitState::Delivered(_) => return Poll::Ready(state.take_delivered()),
                 AwaitState::Taken => panic!("Deferred polled again after its result was taken"),
             }
         }
@@ -309,13 +322,11 @@ impl Core {
         };
         self.push_step(tag, None, Box::new(deliver));
         let mut state = self.state.borrow_mut();
-        match mem::replace(&mut state.awaiting, AwaitState::Taken) {
-            AwaitState::Delivered(outcome) => Poll::Ready(outcome),
-            _ => {
-                state.awaiting = AwaitState::Registered(Some(waker.clone()));
-                Poll::Pending
-            }
+        if let AwaitState::Delivered(_) = state.awaiting {
+            return Poll::Ready(state.take_delivered());
         }
+        state.awaiting = AwaitState::Registered(Some(waker.clone()));
+        Poll::Pending
     }
 
     /// Stores the awaited outcome and wakes the awaiter.
