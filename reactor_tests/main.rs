@@ -3,4 +3,6 @@
 
 mod defer;
 mod endpoint_strings;
+mod events;
+mod reactor;
 mod time;

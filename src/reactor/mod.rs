@@ -528,7 +528,7 @@ impl Reactor {
         self.inner.clock.run_due_turn(&|payload| {
             log::error(format_args!(
                 "Unhandled panic in delayed call: {}",
-                log::panic_message(&payload)
+                log::panic_message(&*payload)
             ));
         });
     }
@@ -539,7 +539,7 @@ impl Reactor {
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             log::error(format_args!(
                 "Unhandled panic in {what}: {}",
-                log::panic_message(&payload)
+                log::panic_message(&*payload)
             ));
         }
     }
@@ -674,4 +674,31 @@ impl fmt::Debug for Reactor {
 fn round_up_to_millis(wait: Duration) -> Duration {
     let millis = wait.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wait shorter than a millisecond becomes one millisecond, never zero.
+    #[test]
+    fn sub_millisecond_waits_round_up() {
+        assert_eq!(
+            round_up_to_millis(Duration::from_micros(300)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_up_to_millis(Duration::from_nanos(1)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_up_to_millis(Duration::from_micros(1_001)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(round_up_to_millis(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            round_up_to_millis(Duration::from_millis(7)),
+            Duration::from_millis(7)
+        );
+    }
 }

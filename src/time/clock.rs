@@ -58,8 +58,9 @@ impl ClockInner {
 /// same pending calls. Get the reactor's with [`Reactor::clock`](crate::reactor::Reactor::clock),
 /// or make a deterministic one with [`FakeClock::new`].
 ///
-/// The time a system clock reports is the time of the reactor's current turn: the reactor reads
-/// the OS clock once per turn, and `call_later` delays count from that instant.
+/// The time a system clock reports is the time of the reactor's current turn (the reactor reads
+/// the OS clock as each turn starts and after each poll); `call_later` delays count from the
+/// moment of the call.
 #[derive(Clone)]
 pub struct Clock {
     inner: Rc<ClockInner>,
@@ -98,7 +99,11 @@ impl Clock {
     }
 
     /// Schedules `f` to run once, `delay` from now (Twisted's `callLater`).
+    ///
+    /// On a system clock the delay counts from the OS clock's reading at this call, so work done
+    /// before the reactor runs (importing an application, say) does not make calls fire early.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
+        self.refresh();
         let at = self.inner.deadline_after(delay);
         self.schedule_at(at, f)
     }
