@@ -1,3 +1,7 @@
 //! Reactor integration suite.
 
 mod endpoint_strings;
+mod stream_cases;
+mod tcp;
+mod unix;
+mod util;
