@@ -5,4 +5,8 @@ mod defer;
 mod endpoint_strings;
 mod events;
 mod reactor;
+mod stream_cases;
+mod tcp;
 mod time;
+mod unix;
+mod util;

@@ -69,6 +69,9 @@ pub struct Readiness {
     pub readable: bool,
     /// The source can be written without blocking.
     pub writable: bool,
+    /// The peer will send nothing more (it shut its sending side or closed): after the data
+    /// still queued, a read sees end of file.
+    pub read_closed: bool,
     /// The peer closed or the source failed; the next read or write reports how.
     pub closed: bool,
 }
@@ -598,6 +601,7 @@ impl Reactor {
             let readiness = Readiness {
                 readable: event.is_readable() || event.is_read_closed(),
                 writable: event.is_writable() || event.is_write_closed(),
+                read_closed: event.is_read_closed(),
                 closed: event.is_error() || event.is_read_closed() && event.is_write_closed(),
             };
             dispatching.push((event.token().0, readiness));

@@ -74,6 +74,9 @@ struct Io<S> {
     reading_paused: bool,
     /// A readable event arrived while reading was paused.
     read_pending: bool,
+    /// The peer has shut its sending side: a short read no longer means the socket is drained,
+    /// since the end of file is still to be read.
+    peer_closed: bool,
     /// The last write would have blocked; the next writable event resumes writing.
     write_blocked: bool,
     flush_scheduled: bool,
@@ -135,6 +138,7 @@ impl<S: Stream> Connection<S> {
                 producer_paused: false,
                 reading_paused: false,
                 read_pending: false,
+                peer_closed: false,
                 write_blocked: false,
                 flush_scheduled: false,
                 disconnecting: false,
@@ -263,10 +267,11 @@ impl<S: Stream> Connection<S> {
 
     fn read_once(&self, buffer: &mut [u8]) -> ReadOutcome {
         loop {
-            let read = {
+            let (read, peer_closed) = {
                 let mut io = self.io.borrow_mut();
+                let peer_closed = io.peer_closed;
                 match io.stream.as_mut() {
-                    Some(stream) => stream.read(buffer),
+                    Some(stream) => (stream.read(buffer), peer_closed),
                     None => return ReadOutcome::Drained,
                 }
             };
@@ -275,7 +280,8 @@ impl<S: Stream> Connection<S> {
                 Ok(n) => {
                     self.deliver(&buffer[..n]);
                     // A short read took everything the socket had; new data brings a new event.
-                    return if n < buffer.len() {
+                    // Not so for the end of file: it came with the event being handled.
+                    return if n < buffer.len() && !peer_closed {
                         ReadOutcome::Drained
                     } else {
                         ReadOutcome::More
@@ -475,6 +481,9 @@ impl<S: Stream> IoHandler for Connection<S> {
                 self.request_flush(&mut io);
             }
         }
+        if readiness.read_closed || readiness.closed {
+            self.io.borrow_mut().peer_closed = true;
+        }
         if readiness.readable || readiness.closed {
             self.read_some(reactor);
         }
@@ -506,6 +515,9 @@ impl<S: Stream> Transport for Connection<S> {
             if !io.write_blocked {
                 self.request_flush(&mut io);
             }
+        } else if io.producer.is_some() && !io.streaming {
+            // Sent at once: the flush is what asks a pull producer for its next chunk.
+            self.request_flush(&mut io);
         }
         let pause = io.streaming && !io.producer_paused && io.buffered() > io.high_watermark;
         let producer = if pause { io.producer.clone() } else { None };
