@@ -156,7 +156,10 @@ fn start_server(subcommand: &str) -> io::Result<ServerProcess> {
         .args([subcommand, "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout"))?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let address = line

@@ -16,6 +16,8 @@ ECHO_VS_TWISTED_MIN = 15.0
 SCHEDULE_CANCEL_MAX_NS = 100.0
 FIRE_MAX_NS = 150.0
 IDLE_BYTES_MAX = 1024.0
+# A saturated echo server uses its whole core; less means it was disturbed.
+DISTURBED_SERVER_CPU = 0.9
 
 
 def parse(path):
@@ -38,6 +40,11 @@ def machine_line():
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
+    if commit and dirty:
+        commit += " with uncommitted changes"
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as info:
@@ -75,6 +82,18 @@ def echo_section(results):
             f"| {name} | {float(run['msgs_per_sec']):,.0f} | {run['mean_us']} | "
             f"{run['p99_us']} | {run['server_cpu']} | {run['client_cpu']} |"
         )
+    disturbed = [
+        name
+        for name, run in runs.items()
+        if run["server_cpu"] != "na" and float(run["server_cpu"]) < DISTURBED_SERVER_CPU
+    ]
+    if disturbed:
+        out += [
+            "",
+            f"**Warning:** {', '.join(disturbed)} used less than {DISTURBED_SERVER_CPU:.0%} of "
+            "its core: something else ran on CPU 0 (or the load generator could not keep up). "
+            "Its ratios are not trustworthy; run again.",
+        ]
     out += ["", "| ratio (messages/s) | value | target | result |", "|---|---:|---:|---|"]
     rate = {name: float(run["msgs_per_sec"]) for name, run in runs.items()}
     torsion = rate.get("torsion")
@@ -123,13 +142,13 @@ def timers_section(results):
         )
     out += [
         "",
-        "| fire | schedule ns per call | fire ns per call | target (fire) | result |",
-        "|---|---:|---:|---:|---|",
+        "| fire | clock | schedule ns per call | fire ns per call | target (fire) | result |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for run in fires:
         ns = float(run["fire_ns_per_op"])
         out.append(
-            f"| {run['order']} | {float(run['schedule_ns_per_op']):.1f} | {ns:.1f} | "
+            f"| {run['order']} | {run['clock']} | {float(run['schedule_ns_per_op']):.1f} | {ns:.1f} | "
             f"≤ {FIRE_MAX_NS:g} | {verdict(ns <= FIRE_MAX_NS)} |"
         )
     return out + [""]

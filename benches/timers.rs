@@ -7,13 +7,16 @@
 //!   the heap length and the growth of resident memory afterwards show that cancelled calls
 //!   leave nothing behind;
 //! - `schedule_cancel` / `batch`: schedule a million calls, then cancel them all;
-//! - `fire` / `distinct`: schedule a million calls at distinct times, in shuffled order, on a
-//!   `FakeClock`, then `advance` past them all; the schedule and the firing are timed apart;
-//! - `fire` / `identical`: the same with every call due at one instant;
-//! - `fire` / `reactor`: schedule a million calls on a reactor's clock, then `iterate` until
-//!   they have all run.
+//! - `fire` on a `FakeClock`: schedule a million calls, then `advance` past them all; the
+//!   schedule and the firing are timed apart. `shuffled`: distinct due times in random order;
+//!   `ascending`: distinct due times in scheduling order (timeouts of one length armed one
+//!   after another); `identical`: all due at one instant;
+//! - `fire` on a reactor's clock: the same through `Reactor::iterate` until all have run.
 //!
-//! Run with `cargo bench --bench timers`, or as part of `benches/run.sh`.
+//! Delays are a few nanoseconds to a millisecond, so the calls are due at once.
+//!
+//! Run with `cargo bench --bench timers [-- CASE...]` (case names as in `main`), or as part of
+//! `benches/run.sh`.
 
 #[path = "support/proc_stats.rs"]
 mod proc_stats;
@@ -27,8 +30,6 @@ use torsion::time::{Clock, DelayedCall, FakeClock};
 
 const CALLS: u64 = 1_000_000;
 const REPETITIONS: usize = 5;
-/// A prime coprime with `CALLS`: `i * SHUFFLE % CALLS` visits every slot once, out of order.
-const SHUFFLE: u64 = 999_983;
 
 /// Counts the calls that ran.
 type Counter = Rc<Cell<u64>>;
@@ -40,16 +41,62 @@ struct Timing {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; there are no options to read.
-    schedule_cancel_case("interleaved", "fake", || FakeClock::new().clock());
-    schedule_cancel_case("interleaved", "reactor", reactor_clock);
-    schedule_cancel_case("batch", "fake", || FakeClock::new().clock());
-    schedule_cancel_case("batch", "reactor", reactor_clock);
-    fire_case("distinct", || fire_on_fake_clock(shuffled_delay));
-    fire_case("identical", || {
-        fire_on_fake_clock(|_| Duration::from_millis(1))
-    });
-    fire_case("reactor", fire_on_reactor);
+    // Optional arguments pick cases by name (`cargo bench` passes `--bench`, which is ignored).
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let shuffled = shuffled_delays();
+    let ascending: Vec<Duration> = (1..=CALLS).map(Duration::from_nanos).collect();
+    let identical = vec![Duration::from_millis(1); CALLS as usize];
+    let fake = || FakeClock::new().clock();
+    let cases: [(&str, &dyn Fn()); 9] = [
+        ("cancel-interleaved-fake", &|| {
+            schedule_cancel_case("interleaved", "fake", fake, &shuffled)
+        }),
+        ("cancel-interleaved-reactor", &|| {
+            schedule_cancel_case("interleaved", "reactor", reactor_clock, &shuffled)
+        }),
+        ("cancel-batch-fake", &|| {
+            schedule_cancel_case("batch", "fake", fake, &shuffled)
+        }),
+        ("cancel-batch-reactor", &|| {
+            schedule_cancel_case("batch", "reactor", reactor_clock, &shuffled)
+        }),
+        ("fire-shuffled", &|| {
+            let clock = FakeClock::new();
+            fire_case("shuffled", "fake", || fire_on_fake_clock(&clock, &shuffled))
+        }),
+        ("fire-ascending", &|| {
+            let clock = FakeClock::new();
+            fire_case("ascending", "fake", || {
+                fire_on_fake_clock(&clock, &ascending)
+            })
+        }),
+        ("fire-identical", &|| {
+            let clock = FakeClock::new();
+            fire_case("identical", "fake", || {
+                fire_on_fake_clock(&clock, &identical)
+            })
+        }),
+        ("fire-reactor-shuffled", &|| {
+            let reactor = quiet_reactor();
+            fire_case("shuffled", "reactor", || {
+                fire_on_reactor(&reactor, &shuffled)
+            })
+        }),
+        ("fire-reactor-ascending", &|| {
+            let reactor = quiet_reactor();
+            fire_case("ascending", "reactor", || {
+                fire_on_reactor(&reactor, &ascending)
+            })
+        }),
+    ];
+    for (name, run) in cases {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            run();
+        }
+    }
 }
 
 #[allow(clippy::disallowed_methods)]
@@ -57,16 +104,30 @@ fn clock_now() -> Instant {
     Instant::now()
 }
 
-fn reactor_clock() -> Clock {
-    let reactor = Reactor::builder()
+fn quiet_reactor() -> Reactor {
+    Reactor::builder()
         .install_signal_handlers(false)
         .build()
-        .expect("a reactor for the timer bench");
-    reactor.clock().clone()
+        .expect("a reactor for the timer bench")
 }
 
-fn shuffled_delay(index: u64) -> Duration {
-    Duration::from_nanos(index * SHUFFLE % CALLS + 1)
+fn reactor_clock() -> Clock {
+    quiet_reactor().clock().clone()
+}
+
+/// The delays 1..=CALLS nanoseconds, each once, in a fixed pseudo-random order.
+fn shuffled_delays() -> Vec<Duration> {
+    let mut delays: Vec<Duration> = (1..=CALLS).map(Duration::from_nanos).collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for index in (1..delays.len()).rev() {
+        // xorshift64: deterministic, and good enough to scatter the heap positions.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let other = (state % (index as u64 + 1)) as usize;
+        delays.swap(index, other);
+    }
+    delays
 }
 
 fn counting_call(counter: &Counter) -> impl FnOnce() + 'static {
@@ -79,16 +140,23 @@ fn ns_per_call(total: Duration) -> f64 {
     total.as_secs_f64() * 1e9 / CALLS as f64
 }
 
-fn schedule_cancel_case(order: &str, clock_kind: &str, make_clock: impl Fn() -> Clock) {
+fn schedule_cancel_case(
+    order: &str,
+    clock_kind: &str,
+    make_clock: impl Fn() -> Clock,
+    delays: &[Duration],
+) {
     let rss_before = proc_stats::resident_bytes("self").expect("read VmRSS");
     let mut best = Duration::MAX;
     let mut heap_len_after = 0;
+    // One clock and one list of handles for all repetitions: later ones run on warm memory.
+    let clock = make_clock();
+    let mut calls = Vec::with_capacity(delays.len());
     for _ in 0..REPETITIONS {
-        let clock = make_clock();
         let counter = Counter::default();
         let elapsed = match order {
-            "interleaved" => schedule_cancel_interleaved(&clock, &counter),
-            _ => schedule_cancel_batch(&clock, &counter),
+            "interleaved" => schedule_cancel_interleaved(&clock, &counter, delays),
+            _ => schedule_cancel_batch(&clock, &counter, delays, &mut calls),
         };
         best = best.min(elapsed);
         heap_len_after = clock.timer_heap_len();
@@ -104,30 +172,34 @@ fn schedule_cancel_case(order: &str, clock_kind: &str, make_clock: impl Fn() -> 
     );
 }
 
-fn schedule_cancel_interleaved(clock: &Clock, counter: &Counter) -> Duration {
+fn schedule_cancel_interleaved(clock: &Clock, counter: &Counter, delays: &[Duration]) -> Duration {
     let start = clock_now();
-    for index in 0..CALLS {
-        let call = clock.call_later(shuffled_delay(index), counting_call(counter));
+    for &delay in delays {
+        let call = clock.call_later(delay, counting_call(counter));
         call.cancel().expect("a pending call cancels");
     }
     clock_now() - start
 }
 
-fn schedule_cancel_batch(clock: &Clock, counter: &Counter) -> Duration {
-    let mut calls: Vec<DelayedCall> = Vec::with_capacity(CALLS as usize);
+fn schedule_cancel_batch(
+    clock: &Clock,
+    counter: &Counter,
+    delays: &[Duration],
+    calls: &mut Vec<DelayedCall>,
+) -> Duration {
     let start = clock_now();
-    for index in 0..CALLS {
-        calls.push(clock.call_later(shuffled_delay(index), counting_call(counter)));
+    for &delay in delays {
+        calls.push(clock.call_later(delay, counting_call(counter)));
     }
-    for call in &calls {
+    for call in calls.iter() {
         call.cancel().expect("a pending call cancels");
     }
     let elapsed = clock_now() - start;
-    drop(calls);
+    calls.clear();
     elapsed
 }
 
-fn fire_case(case: &str, run_once: impl Fn() -> Timing) {
+fn fire_case(order: &str, clock_kind: &str, mut run_once: impl FnMut() -> Timing) {
     let mut schedule = Duration::MAX;
     let mut fire = Duration::MAX;
     for _ in 0..REPETITIONS {
@@ -136,19 +208,19 @@ fn fire_case(case: &str, run_once: impl Fn() -> Timing) {
         fire = fire.min(timing.fire);
     }
     println!(
-        "RESULT bench=timers case=fire order={case} calls={CALLS} schedule_ns_per_op={:.1} \
+        "RESULT bench=timers case=fire order={order} clock={clock_kind} calls={CALLS} \
+         schedule_ns_per_op={:.1} \
          fire_ns_per_op={:.1}",
         ns_per_call(schedule),
         ns_per_call(fire),
     );
 }
 
-fn fire_on_fake_clock(delay_of: impl Fn(u64) -> Duration) -> Timing {
-    let clock = FakeClock::new();
+fn fire_on_fake_clock(clock: &FakeClock, delays: &[Duration]) -> Timing {
     let counter = Counter::default();
     let start = clock_now();
-    for index in 0..CALLS {
-        clock.call_later(delay_of(index), counting_call(&counter));
+    for &delay in delays {
+        clock.call_later(delay, counting_call(&counter));
     }
     let scheduled = clock_now();
     clock.advance(Duration::from_secs(1));
@@ -160,15 +232,11 @@ fn fire_on_fake_clock(delay_of: impl Fn(u64) -> Duration) -> Timing {
     }
 }
 
-fn fire_on_reactor() -> Timing {
-    let reactor = Reactor::builder()
-        .install_signal_handlers(false)
-        .build()
-        .expect("a reactor for the timer bench");
+fn fire_on_reactor(reactor: &Reactor, delays: &[Duration]) -> Timing {
     let counter = Counter::default();
     let start = clock_now();
-    for index in 0..CALLS {
-        reactor.call_later(shuffled_delay(index), counting_call(&counter));
+    for &delay in delays {
+        reactor.call_later(delay, counting_call(&counter));
     }
     let scheduled = clock_now();
     // Every call is due within a millisecond of the first one's scheduling.

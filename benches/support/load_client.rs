@@ -55,7 +55,8 @@ impl Tally {
     fn record(&mut self, sent: Instant, now: Instant) {
         if self.measuring {
             let nanos = now.saturating_duration_since(sent).as_nanos();
-            self.latencies.push(u32::try_from(nanos).unwrap_or(u32::MAX));
+            self.latencies
+                .push(u32::try_from(nanos).unwrap_or(u32::MAX));
         }
     }
 }
@@ -175,7 +176,12 @@ fn read_echoes(
 ) -> io::Result<()> {
     loop {
         match client.stream.read(buffer) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "server closed",
+                ));
+            }
             Ok(n) => {
                 let now = clock();
                 client.partial += n;

@@ -15,7 +15,9 @@ pub(crate) fn cpu_seconds(pid: &str) -> io::Result<f64> {
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |index: usize| -> io::Result<f64> {
-        let field = fields.get(index).ok_or_else(|| invalid("short stat line"))?;
+        let field = fields
+            .get(index)
+            .ok_or_else(|| invalid("short stat line"))?;
         field.parse::<f64>().map_err(|_| invalid("bad tick count"))
     };
     // Fields 14 (utime) and 15 (stime) of stat(5), counted from the state field (3).
