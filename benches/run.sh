@@ -5,6 +5,7 @@
 #   benches/run.sh echo timers         a subset (any of: echo timers idle)
 #   benches/run.sh --seconds 2         shorter echo runs (a smoke run)
 #   benches/run.sh --pipeline 16       echo with 16 messages in flight per connection
+#   benches/run.sh --rounds 3          echo comparison 3 times over; each server's best counts
 #
 # Servers run on CPU 0 and load generators on CPU 1 (taskset). See benches/README.md.
 set -euo pipefail
@@ -16,6 +17,7 @@ WARMUP_SECONDS=1
 CONNECTIONS=64
 MESSAGE_SIZE=64
 PIPELINE=1
+ROUNDS=1
 IDLE_CONNECTIONS=10000
 SERVER_CPU=0
 LOAD_CPU=1
@@ -25,7 +27,7 @@ REPORT=$RESULTS_DIR/reactor.md
 VENV=target/bench-venv
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -36,6 +38,7 @@ parse_args() {
             echo | timers | idle) SELECTED+=("$1") ;;
             --seconds) MEASURE_SECONDS=${2:?--seconds needs a value}; shift ;;
             --pipeline) PIPELINE=${2:?--pipeline needs a value}; shift ;;
+            --rounds) ROUNDS=${2:?--rounds needs a value}; shift ;;
             -h | --help) usage 0 ;;
             *) echo "unknown argument: $1" >&2; usage 2 ;;
         esac
@@ -135,10 +138,13 @@ echo_one() {
 
 run_echo() {
     ensure_venv
-    echo_one torsion "$ECHO_BIN" server-torsion 127.0.0.1:0
-    echo_one mio "$ECHO_BIN" server-mio 127.0.0.1:0
-    echo_one mio-short-read "$ECHO_BIN" server-mio 127.0.0.1:0 --short-read
-    echo_one twisted "$VENV/bin/python" benches/twisted_echo.py 0
+    local round
+    for round in $(seq "$ROUNDS"); do
+        echo_one torsion "$ECHO_BIN" server-torsion 127.0.0.1:0
+        echo_one mio "$ECHO_BIN" server-mio 127.0.0.1:0
+        echo_one mio-short-read "$ECHO_BIN" server-mio 127.0.0.1:0 --short-read
+        echo_one twisted "$VENV/bin/python" benches/twisted_echo.py 0
+    done
 }
 
 run_timers() {

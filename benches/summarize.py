@@ -62,7 +62,13 @@ def machine_line():
 
 
 def echo_section(results):
-    runs = {r["server"]: r for r in results if r.get("bench") == "echo"}
+    runs, rounds = {}, {}
+    for run in (r for r in results if r.get("bench") == "echo"):
+        name = run["server"]
+        rounds[name] = rounds.get(name, 0) + 1
+        # With several rounds, each server's best run counts: disturbances only slow it down.
+        if name not in runs or float(run["msgs_per_sec"]) > float(runs[name]["msgs_per_sec"]):
+            runs[name] = run
     if not runs:
         return []
     first = next(iter(runs.values()))
@@ -72,7 +78,8 @@ def echo_section(results):
         f"{first['connections']} connections, {first['size']}-byte messages, "
         f"{first['pipeline']} in flight per connection, {first['seconds']} s measured after "
         "a 1 s warm-up; server on CPU 0, load generator on CPU 1. CPU columns: share of one "
-        "core used during the measurement.",
+        "core used during the measurement."
+        + (f" Best of {max(rounds.values())} rounds per server." if max(rounds.values()) > 1 else ""),
         "",
         "| server | messages/s | mean latency (µs) | p99 latency (µs) | server CPU | client CPU |",
         "|---|---:|---:|---:|---:|---:|",
