@@ -259,6 +259,49 @@ fn many_resets_do_not_grow_memory() {
     );
 }
 
+/// Thousands of calls with scattered, often equal due times, some cancelled and some reset, run
+/// in due-time order and, within one instant, in scheduling order (a reset counting as a new
+/// scheduling): the order the timer queue must keep at any size.
+#[test]
+fn many_scattered_calls_run_in_time_then_scheduling_order() {
+    const CALLS: u64 = 5_000;
+    let clock = FakeClock::new();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut scattered_nanos = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % 500 + 1
+    };
+    let mut calls = Vec::new();
+    for id in 0..CALLS {
+        let due = scattered_nanos();
+        let log = ran.clone();
+        let call = clock.call_later(Duration::from_nanos(due), move || log.borrow_mut().push(id));
+        calls.push((id, due, call));
+    }
+    let mut expected = Vec::new();
+    let mut next_order = CALLS;
+    for (id, due, call) in &calls {
+        match id % 7 {
+            // Enough cancels and resets that the queue compacts itself along the way.
+            0 | 1 | 2 | 4 => call.cancel().unwrap(),
+            3 => {
+                let moved = scattered_nanos();
+                call.reset(Duration::from_nanos(moved)).unwrap();
+                expected.push((moved, next_order, *id));
+                next_order += 1;
+            }
+            _ => expected.push((*due, *id, *id)),
+        }
+    }
+    expected.sort_unstable();
+    clock.advance(Duration::from_micros(1));
+    let expected_ids: Vec<u64> = expected.into_iter().map(|(_, _, id)| id).collect();
+    assert_eq!(*ran.borrow(), expected_ids);
+}
+
 /// A call scheduled very far in the future neither overflows nor runs early.
 #[test]
 fn far_future_call_does_not_overflow() {

@@ -177,6 +177,7 @@ impl Builder {
             carried: RefCell::new(Vec::new()),
             dispatching: RefCell::new(Vec::new()),
             flushes: RefCell::new(Vec::new()),
+            flushing: RefCell::new(Vec::new()),
             clock: self.clock.unwrap_or_else(Clock::system),
             shared,
             channels: RefCell::new(Vec::new()),
@@ -206,6 +207,8 @@ pub(crate) struct ReactorInner {
     dispatching: RefCell<Vec<(usize, Readiness)>>,
     /// Transports written to since their last flush.
     flushes: RefCell<Vec<Rc<dyn Flush>>>,
+    /// Scratch list of the transports being flushed (kept to reuse its allocation).
+    flushing: RefCell<Vec<Rc<dyn Flush>>>,
     clock: Clock,
     shared: Arc<threads::Shared>,
     channels: RefCell<Vec<Rc<dyn threads::Drain>>>,
@@ -551,13 +554,17 @@ impl Reactor {
     /// this goes round a bounded number of times; what is left waits for the next turn.
     fn flush_transports(&self) {
         for _ in 0..FLUSH_ROUNDS {
-            let pending = std::mem::take(&mut *self.inner.flushes.borrow_mut());
-            if pending.is_empty() {
+            if self.inner.flushes.borrow().is_empty() {
                 return;
             }
-            for transport in pending {
+            // Swap the queue with the (empty) scratch list, so that neither allocates per flush;
+            // a nested flush finds the scratch list taken and simply uses a new one.
+            let mut pending = std::mem::take(&mut *self.inner.flushing.borrow_mut());
+            std::mem::swap(&mut pending, &mut *self.inner.flushes.borrow_mut());
+            for transport in pending.drain(..) {
                 self.guard("transport flush", || transport.flush(self));
             }
+            *self.inner.flushing.borrow_mut() = pending;
         }
     }
 
