@@ -256,3 +256,63 @@ fn is_clean_value(value: &[u8]) -> bool {
 fn trim(bytes: &[u8]) -> &[u8] {
     super::parse::trim_ows_slice(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunk sizes are lower-case hex without leading zeros.
+    #[test]
+    fn hex_sizes() {
+        for (n, text) in [
+            (1usize, "1"),
+            (15, "f"),
+            (16, "10"),
+            (255, "ff"),
+            (4096, "1000"),
+            (0, "0"),
+        ] {
+            let mut out = Vec::new();
+            write_hex(&mut out, n);
+            assert_eq!(out, text.as_bytes());
+        }
+    }
+
+    /// The error body length announced matches the body written.
+    #[test]
+    fn error_response_length_matches() {
+        let mut out = Vec::new();
+        write_error_response(
+            &mut out,
+            StatusCode::URI_TOO_LONG,
+            "request line too long",
+            b"",
+        );
+        let text = String::from_utf8(out).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head");
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{text}"
+        );
+        assert_eq!(body, "414 URI Too Long: request line too long\n");
+    }
+
+    /// A refused head leaves the output exactly as it was.
+    #[test]
+    fn refused_head_writes_nothing() {
+        let mut out = b"earlier".to_vec();
+        let head = ResponseHead::new(StatusCode::OK)
+            .with_header("A", "1")
+            .with_header("B", "x\ny");
+        let facts = RequestFacts {
+            is_head: false,
+            version: Version::Http11,
+            keep_alive: true,
+        };
+        assert_eq!(
+            write_response_head(&mut out, &head, facts, b""),
+            Err(UserError::InvalidHeader)
+        );
+        assert_eq!(out, b"earlier");
+    }
+}
