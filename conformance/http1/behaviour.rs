@@ -510,3 +510,22 @@ fn error_response_is_plain_text() {
         b"400 Bad Request: multiple Host fields\n"
     );
 }
+
+/// Error responses to HEAD requests carry no body.
+#[test]
+fn head_error_response_has_no_body() {
+    let mut h = Harness::new();
+    h.feed(b"HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    let out = h.output();
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\n"), "{out}");
+    let id = request_ids(&Harness::new().feed(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"))[0];
+    let mut h = Harness::new();
+    h.feed(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+    h.conn.abort(id);
+    let out = h.output();
+    assert!(
+        out.starts_with("HTTP/1.1 500 ") && out.ends_with("\r\n\r\n"),
+        "{out}"
+    );
+}

@@ -365,3 +365,33 @@ fn malformed_body_after_response_started() {
     );
     assert!(h.conn.is_closed());
 }
+
+/// Empty lines after a body do not start the head timer; the idle timer governs.
+#[test]
+fn stray_crlf_keeps_connection_idle() {
+    let mut h = Harness::new();
+    let id = request_ids(&h.feed(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx"))[0];
+    h.respond(id, 200, &[("Content-Length", "0")], b"");
+    h.advance(1);
+    h.feed(b"\r\n\r");
+    assert_eq!(
+        h.conn.poll_timeout(),
+        Some(h.now + Config::default().idle_timeout)
+    );
+    h.advance(60);
+    assert!(h.timeout().is_empty());
+    assert_eq!(h.output().matches("408").count(), 0);
+    assert!(h.conn.is_closed());
+}
+
+/// An in-flight limit of zero behaves as one.
+#[test]
+fn zero_in_flight_limit_means_one() {
+    let mut config = Config::default();
+    config.max_in_flight = 0;
+    let mut h = Harness::with_config(config);
+    let ids = request_ids(&h.feed(&[get("/1"), get("/2")].concat()));
+    assert_eq!(ids.len(), 1);
+    h.respond(ids[0], 200, &[("Content-Length", "0")], b"");
+    assert_eq!(request_ids(&h.events()).len(), 1);
+}

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use super::decode::{BodyDecoder, Chunked};
@@ -267,8 +268,7 @@ impl ServerConn {
     /// False while the transport should not be read: enough pipelined
     /// requests are queued, or no more input will be used.
     pub fn wants_read(&self) -> bool {
-        let blocked = matches!(self.read, ReadState::Head { .. })
-            && self.slots.len() >= self.config.max_in_flight;
+        let blocked = matches!(self.read, ReadState::Head { .. }) && self.in_flight_full();
         self.reading() && !self.eof && !self.closed && !blocked
     }
 
@@ -384,14 +384,18 @@ impl ServerConn {
 
     /// Parses a head from `input`; `None` when more input is needed.
     fn drive_head(&mut self, input: &[u8]) -> Option<usize> {
-        if self.slots.len() >= self.config.max_in_flight {
+        if self.in_flight_full() {
             self.parse_blocked = true;
             return None;
         }
-        if input.is_empty() {
+        let between_requests = matches!(self.read, ReadState::Head { started: None });
+        if between_requests && input.starts_with(b"\r\n") {
+            return Some(2);
+        }
+        if input.is_empty() || (between_requests && input == b"\r") {
             if self.eof {
                 self.stop_reading();
-                return Some(0);
+                return Some(input.len());
             }
             return None;
         }
@@ -455,6 +459,11 @@ impl ServerConn {
         });
     }
 
+    /// True when `max_in_flight` (at least 1) requests await responses.
+    pub(super) fn in_flight_full(&self) -> bool {
+        self.slots.len() >= self.config.max_in_flight.max(1)
+    }
+
     fn allocate_id(&mut self) -> RequestId {
         let id = RequestId(self.next_id);
         self.next_id += 1;
@@ -479,47 +488,63 @@ impl ServerConn {
             body.last_progress = stamp;
         }
         if let Some(range) = step.data {
-            body.received_any = true;
-            let over_budget = match &mut body.discard {
-                Some(budget) => {
-                    let n = range.len() as u64;
-                    let over = n > *budget;
-                    *budget = budget.saturating_sub(n);
-                    over
-                }
-                None => {
-                    let chunk = input.get(range).unwrap_or_default();
-                    self.pending_data
-                        .get_or_insert_with(|| (id, Vec::new()))
-                        .1
-                        .extend_from_slice(chunk);
-                    false
-                }
-            };
-            if over_budget {
+            if !self.accept_body_data(id, input, range) {
                 self.stop_reading();
                 return Some(input.len());
             }
         }
         if step.done {
-            let trailers = body.decoder.take_trailers();
-            let discarded = body.discard.is_some();
-            self.end_of_body(id, trailers, discarded);
-            return Some(step.consumed);
-        }
-        if step.consumed == 0 {
-            if self.eof {
-                self.body_lost(id, AbortReason::PeerClosed);
-                return Some(0);
+            self.finish_body(id);
+        } else if step.consumed == 0 {
+            if !self.eof {
+                return None;
             }
-            return None;
+            self.body_lost(id, AbortReason::PeerClosed);
         }
         Some(step.consumed)
     }
 
+    /// Gathers decoded body bytes for the next `Data` event, or counts them
+    /// against the discard budget; false when the budget is exhausted.
+    fn accept_body_data(&mut self, id: RequestId, input: &[u8], range: Range<usize>) -> bool {
+        let ReadState::Body(body) = &mut self.read else {
+            return false;
+        };
+        body.received_any = true;
+        if let Some(budget) = &mut body.discard {
+            let n = range.len() as u64;
+            let within = n <= *budget;
+            *budget = budget.saturating_sub(n);
+            return within;
+        }
+        let more_in_input = input.len() - range.end;
+        let more_in_body = usize::try_from(body.decoder.known_remaining().unwrap_or(u64::MAX))
+            .unwrap_or(usize::MAX);
+        let capacity = range.len() + more_in_input.min(more_in_body);
+        let chunk = input.get(range).unwrap_or_default();
+        let pending = self
+            .pending_data
+            .get_or_insert_with(|| (id, Vec::with_capacity(capacity)));
+        pending.1.extend_from_slice(chunk);
+        true
+    }
+
+    /// The body decoder reached the end of the message.
+    fn finish_body(&mut self, id: RequestId) {
+        let ReadState::Body(body) = &mut self.read else {
+            return;
+        };
+        let trailers = body.decoder.take_trailers();
+        let discarded = body.discard.is_some();
+        self.end_of_body(id, trailers, discarded);
+    }
+
     /// Emits the body data gathered during this pass as one event.
     fn flush_data(&mut self) {
-        if let Some((id, chunk)) = self.pending_data.take() {
+        if let Some((id, mut chunk)) = self.pending_data.take() {
+            if chunk.capacity() > 2 * chunk.len() + 4096 {
+                chunk.shrink_to_fit();
+            }
             self.events.push_back(Event::Data { id, chunk });
         }
     }
@@ -584,10 +609,7 @@ impl ServerConn {
     pub(super) fn settle(&mut self) {
         loop {
             self.advance_output();
-            if !self.parse_blocked
-                || self.slots.len() >= self.config.max_in_flight
-                || !self.reading()
-            {
+            if !self.parse_blocked || self.in_flight_full() || !self.reading() {
                 break;
             }
             self.parse_blocked = false;

@@ -115,23 +115,30 @@ fn write_fields(out: &mut Vec<u8>, head: &ResponseHead) -> Result<HandlerFields,
 
 /// Records framing-relevant fields; returns whether the field is written through.
 fn classify(name: &[u8], value: &[u8], fields: &mut HandlerFields) -> Result<bool, UserError> {
-    if is_named(name, b"content-length") {
-        let length = parse_decimal(value).ok_or(UserError::InvalidContentLength)?;
-        if fields.length.is_some_and(|l| l != length) {
-            return Err(UserError::InvalidContentLength);
+    match name.len() {
+        4 if is_named(name, b"date") => fields.has_date = true,
+        10 if is_named(name, b"connection") => {
+            fields.close |= value
+                .split(|&b| b == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+            return Ok(false);
         }
-        let first = fields.length.is_none();
-        fields.length = Some(length);
-        return Ok(first);
+        14 if is_named(name, b"content-length") => return record_length(value, fields),
+        17 if is_named(name, b"transfer-encoding") => return Ok(false),
+        _ => {}
     }
-    if is_named(name, b"connection") {
-        fields.close |= value
-            .split(|&b| b == b',')
-            .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
-        return Ok(false);
+    Ok(true)
+}
+
+/// Records a handler Content-Length; equal repeats are dropped, differing ones refused.
+fn record_length(value: &[u8], fields: &mut HandlerFields) -> Result<bool, UserError> {
+    let length = parse_decimal(value).ok_or(UserError::InvalidContentLength)?;
+    if fields.length.is_some_and(|l| l != length) {
+        return Err(UserError::InvalidContentLength);
     }
-    fields.has_date |= is_named(name, b"date");
-    Ok(!is_named(name, b"transfer-encoding"))
+    let first = fields.length.is_none();
+    fields.length = Some(length);
+    Ok(first)
 }
 
 fn plan(status: StatusCode, facts: RequestFacts, fields: &HandlerFields) -> Plan {
@@ -214,12 +221,14 @@ fn write_hex(out: &mut Vec<u8>, n: usize) {
     }
 }
 
-/// A complete plain-text error response that closes the connection.
+/// A plain-text error response that closes the connection; the body is
+/// left out (length kept) when answering a HEAD request.
 pub(crate) fn write_error_response(
     out: &mut Vec<u8>,
     status: StatusCode,
     detail: &str,
     date: &[u8],
+    is_head: bool,
 ) {
     let reason = status.canonical_reason().unwrap_or("Error");
     write_status_line(out, status, reason.as_bytes());
@@ -231,6 +240,9 @@ pub(crate) fn write_error_response(
         write_field(out, b"Date", date);
     }
     out.extend_from_slice(b"\r\n");
+    if is_head {
+        return;
+    }
     out.extend_from_slice(&status.digits());
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
@@ -287,6 +299,7 @@ mod tests {
             StatusCode::URI_TOO_LONG,
             "request line too long",
             b"",
+            false,
         );
         let text = String::from_utf8(out).expect("ascii");
         let (head, body) = text.split_once("\r\n\r\n").expect("head");

@@ -63,6 +63,20 @@ pub use error::{ProtocolError, UserError};
 
 use crate::http::{Headers, RequestHead};
 
+/// Parses one request head from the start of `buf` with the limits of
+/// `config`, exactly as [`ServerConn`] does (framing fields are not
+/// interpreted). Returns the head and its length in bytes, or `None` if
+/// `buf` holds only part of a head.
+pub fn parse_request_head(
+    buf: &[u8],
+    config: &Config,
+) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
+    match parse::HeadParser::default().advance(buf, config)? {
+        parse::HeadProgress::Partial => Ok(None),
+        parse::HeadProgress::Complete { head, len } => Ok(Some((head, len))),
+    }
+}
+
 /// Limits and timeouts of a connection.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -18,7 +18,7 @@ use memchr::memchr;
 
 use super::Config;
 use super::error::ProtocolError;
-use crate::http::{Entry, Headers, Method, RequestHead, Span, TOKEN, Version, is_token};
+use crate::http::{Entry, Headers, Method, RequestHead, Span, TOKEN, Version};
 
 /// Result of feeding bytes to the [`HeadParser`].
 #[derive(Debug)]
@@ -134,6 +134,9 @@ impl HeadParser {
             return Err(ProtocolError::TooManyHeaders);
         }
         let entry = parse_field_line(line).map_err(|e| refine_cr(e, line))?;
+        if self.entries.capacity() == 0 {
+            self.entries.reserve(16);
+        }
         let base = line_start - self.request_start;
         self.entries.push(Entry {
             name: entry.name.shift(base),
@@ -245,25 +248,37 @@ fn is_absolute_form(target: &[u8]) -> bool {
 
 /// A field line split into name and OWS-trimmed value, spans relative to the line.
 pub(crate) fn parse_field_line(line: &[u8]) -> Result<Entry, ProtocolError> {
-    if matches!(line.first(), Some(b' ' | b'\t')) {
-        return Err(ProtocolError::ObsoleteLineFolding);
+    let mut name_len = 0;
+    while name_len < line.len() && is_tchar(line[name_len]) {
+        name_len += 1;
     }
-    let colon = memchr(b':', line).ok_or(ProtocolError::MissingColon)?;
-    let name = &line[..colon];
-    if matches!(name.last(), Some(b' ' | b'\t')) {
-        return Err(ProtocolError::WhitespaceBeforeColon);
+    if line.get(name_len) != Some(&b':') || name_len == 0 {
+        return Err(field_line_error(line));
     }
-    if !is_token(name) {
-        return Err(ProtocolError::InvalidHeaderName);
-    }
-    let value = trim_ows(Span::new(colon + 1, line.len()), line);
+    let value = trim_ows(Span::new(name_len + 1, line.len()), line);
     if !is_field_value(value.of(line)) {
         return Err(ProtocolError::InvalidHeaderValue);
     }
     Ok(Entry {
-        name: Span::new(0, colon),
+        name: Span::new(0, name_len),
         value,
     })
+}
+
+/// Classifies a field line whose name is not a token directly followed by `:`.
+#[cold]
+fn field_line_error(line: &[u8]) -> ProtocolError {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return ProtocolError::ObsoleteLineFolding;
+    }
+    let Some(colon) = memchr(b':', line) else {
+        return ProtocolError::MissingColon;
+    };
+    if matches!(line[..colon].last(), Some(b' ' | b'\t')) {
+        ProtocolError::WhitespaceBeforeColon
+    } else {
+        ProtocolError::InvalidHeaderName
+    }
 }
 
 /// Narrows `span` to exclude leading and trailing SP/HTAB.

@@ -204,8 +204,9 @@ impl ServerConn {
     pub(super) fn abort_slot(&mut self, idx: usize, error: Option<(StatusCode, &'static str)>) {
         if self.slots[idx].response == ResponseState::Awaiting {
             if let Some((status, detail)) = error {
+                let is_head = self.slots[idx].facts.is_head;
                 let (sink, date) = self.sink_and_date(idx);
-                encode::write_error_response(sink, status, detail, date);
+                encode::write_error_response(sink, status, detail, date, is_head);
             }
         }
         let slot = &mut self.slots[idx];
