@@ -77,17 +77,15 @@ pub(super) enum Stamp {
 /// The read side.
 ///
 /// ```text
-///            first byte            head complete, body framed
-///   Head{None} ──────► Head{Some} ────────────────────────────► Body
-///      ▲  │                │ head complete, no body             │ body complete
-///      │  │                ├──────────────────────────┐         │
-///      │  │ idle timeout,  │ malformed, too large,     ▼         ▼
-///      │  │ EOF            │ head timeout, EOF     keep-alive? ──yes──► Head{None}
-///      │  ▼                ▼                            │ no
-///      │  Closed ◄─────────┴────────────────────────────┘
-///      │                                 ▲ malformed body, body timeout, EOF,
-///      └── (request queued)              │ close decided by a response
-///                                       Body
+///                 +------------ body complete, keep-alive -------------+
+///                 v                                                    |
+///  new --> Head{None} --first byte--> Head{Some} --head with body--> Body
+///           |   ^  ^                   |      |                        |
+///           |   |  +-- head without ---+      | bad head, limits,      | bad body, stall, EOF,
+///           |   |      body, keep-alive       | head timeout, EOF      | close decided,
+///           |   |                             | (error response queued)| not keep-alive
+///           +---+ empty line: skipped         v                        |
+///           +---- idle timeout, EOF ----> Closed <---------------------+
 /// ```
 ///
 /// Parsing of a new head pauses (without leaving `Head`) while
@@ -117,9 +115,9 @@ pub(super) struct BodyRead {
 /// One request awaiting, or producing, its response.
 ///
 /// ```text
-///   Awaiting ──send_response──► Streaming ──finish──► Done ──(front)──► popped
-///       │                           │                  ▲
-///       └──────── abort / body error / EOF ────────────┘
+///   Awaiting --send_response--> Streaming --finish--> Done --(at front)--> written, popped
+///       |                           |                  ^
+///       +-------- abort / body error / EOF ------------+
 /// ```
 #[derive(Debug)]
 pub(super) struct Slot {
@@ -343,7 +341,8 @@ impl ServerConn {
         self.inbuf_start = 0;
         let used = self.drive(data);
         if self.reading() {
-            self.inbuf.extend_from_slice(&data[used..]);
+            self.inbuf
+                .extend_from_slice(data.get(used..).unwrap_or_default());
         }
     }
 

@@ -31,6 +31,26 @@
 //! the commands alone: any split of the same input produces the same events
 //! (with `Data` chunks re-cut along the split points) and the same output.
 //!
+//! # State
+//!
+//! The read side moves `Head` → `Body` → `Head` … → `Closed` (see the
+//! diagram below); each request, once its head is parsed, owns a response
+//! slot that moves `Awaiting` → `Streaming` → `Done` and is written out
+//! only when every earlier slot is `Done`:
+//!
+//! ```text
+//!  read side:  Head{idle} --byte--> Head{started} --head--> Body --end--> Head{idle}
+//!                 |                     |                    |
+//!                 +--idle timeout/EOF---+--error/timeout-----+--error/EOF/close--> Closed
+//!
+//!  per request: Awaiting --send_response--> Streaming --finish--> Done --front--> written
+//!                  |                            |                  ^
+//!                  +------- abort, body error, peer EOF -----------+  (then close)
+//! ```
+//!
+//! The connection is closed ([`ServerConn::is_closed`]) once the read side
+//! is `Closed` and every queued response is written.
+//!
 //! # Framing rules
 //!
 //! * Requests: `Transfer-Encoding` (only `chunked`, only in HTTP/1.1, never
@@ -44,6 +64,12 @@
 //!   the handler makes the connection close after the response. 1xx and 204
 //!   responses lose any `Content-Length`; 304 keeps it. Responses to HEAD
 //!   carry the headers a GET would get, and no body bytes.
+//! * Empty lines between requests are skipped without starting the head timer.
+//!
+//! # Not supported
+//!
+//! `CONNECT` tunnels and `Upgrade` (including h2c) are not implemented: such
+//! requests reach the handler like any other, which should refuse them.
 //!
 //! Tested by: conformance/http1.rs
 #![forbid(unsafe_code)]
