@@ -1,1 +1,3 @@
 //! Conformance suite.
+
+mod http1;

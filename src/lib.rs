@@ -3,6 +3,8 @@
 
 pub mod defer;
 pub mod endpoints;
+pub mod http;
+pub mod http1;
 pub mod log;
 pub mod reactor;
 mod sys;
