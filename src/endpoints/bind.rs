@@ -93,26 +93,24 @@ pub fn listen(
             port,
             interface,
             backlog,
-        } => {
-            let options = ListenOptions {
-                backlog: *backlog,
-                ..ListenOptions::default()
-            };
-            let addr = SocketAddr::new(*interface, *port);
-            listen_tcp(reactor, addr, &options, factory).map_err(io_error)
-        }
+        } => listen_tcp_on(
+            reactor,
+            SocketAddr::new(*interface, *port),
+            *backlog,
+            factory,
+        )
+        .map_err(io_error),
         ServerEndpoint::Tcp6 {
             port,
             interface,
             backlog,
-        } => {
-            let options = ListenOptions {
-                backlog: *backlog,
-                ..ListenOptions::default()
-            };
-            let addr = SocketAddr::new((*interface).into(), *port);
-            listen_tcp(reactor, addr, &options, factory).map_err(io_error)
-        }
+        } => listen_tcp_on(
+            reactor,
+            SocketAddr::new((*interface).into(), *port),
+            *backlog,
+            factory,
+        )
+        .map_err(io_error),
         ServerEndpoint::Unix {
             path,
             mode,
@@ -144,6 +142,19 @@ pub fn listen(
             Ok(port)
         }
     }
+}
+
+fn listen_tcp_on(
+    reactor: &Reactor,
+    addr: SocketAddr,
+    backlog: u32,
+    factory: impl Factory + 'static,
+) -> io::Result<Port> {
+    let options = ListenOptions {
+        backlog,
+        ..ListenOptions::default()
+    };
+    listen_tcp(reactor, addr, &options, factory)
 }
 
 fn check_domain(port: &Port, domain: SystemdDomain) -> io::Result<()> {
