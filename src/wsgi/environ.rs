@@ -32,7 +32,10 @@ const COMMON_HEADERS: [(&str, &str); 26] = [
     ("cookie", "HTTP_COOKIE"),
     ("referer", "HTTP_REFERER"),
     ("cache-control", "HTTP_CACHE_CONTROL"),
-    ("upgrade-insecure-requests", "HTTP_UPGRADE_INSECURE_REQUESTS"),
+    (
+        "upgrade-insecure-requests",
+        "HTTP_UPGRADE_INSECURE_REQUESTS",
+    ),
     ("origin", "HTTP_ORIGIN"),
     ("authorization", "HTTP_AUTHORIZATION"),
     ("if-none-match", "HTTP_IF_NONE_MATCH"),
@@ -234,7 +237,10 @@ impl ErrorStream {
         pending.push_str(text);
         while let Some(end) = pending.find('\n') {
             let line: String = pending.drain(..=end).collect();
-            log::error(format_args!("wsgi: {}", line.trim_end_matches(['\n', '\r'])));
+            log::error(format_args!(
+                "wsgi: {}",
+                line.trim_end_matches(['\n', '\r'])
+            ));
         }
         if flush && !pending.is_empty() {
             let line = std::mem::take(&mut *pending);

@@ -228,9 +228,7 @@ fn import<'py>(py: Python<'py>, module: &str) -> Result<Bound<'py, PyAny>, LoadE
                 .and_then(|name| name.extract().ok());
             match missing {
                 // The module itself, or a package above it: the user named something absent.
-                Some(name)
-                    if module == name || module.starts_with(&format!("{name}.")) =>
-                {
+                Some(name) if module == name || module.starts_with(&format!("{name}.")) => {
                     Err(LoadError::NoModule { name })
                 }
                 // Something the module imports is missing: the module's problem.

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyConnectionAbortedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use pyo3::intern;
 
 use super::control::RequestControl;
 use super::environ::EnvironTemplate;
@@ -50,7 +50,9 @@ impl Emitter {
             self.events.send(WsgiEvent::Body { id, chunk }).is_ok()
         } else {
             let head = self.head.clone().ok_or_else(|| {
-                PyRuntimeError::new_err("the application produced body data before calling start_response()")
+                PyRuntimeError::new_err(
+                    "the application produced body data before calling start_response()",
+                )
             })?;
             self.head_sent = true;
             self.events
@@ -160,7 +162,9 @@ fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
     if text.is_ascii() {
         return Some(text.as_bytes().to_vec());
     }
-    text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
 }
 
 fn is_token_byte(byte: u8) -> bool {
@@ -190,7 +194,10 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
         .iter()
         .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
     let list = headers.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!("headers must be a list, not {}", type_name(headers)))
+        PyTypeError::new_err(format!(
+            "headers must be a list, not {}",
+            type_name(headers)
+        ))
     })?;
     let mut parsed = Vec::with_capacity(list.len());
     for header in list.iter() {
@@ -216,7 +223,9 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
         let name = name.to_cow()?;
         let value = value.to_cow()?;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(PyValueError::new_err(format!("invalid header name {name:?}")));
+            return Err(PyValueError::new_err(format!(
+                "invalid header name {name:?}"
+            )));
         }
         if HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(&name)) {
             return Err(PyValueError::new_err(format!(
@@ -374,7 +383,10 @@ fn iterate(
         if chunk.is_empty() {
             continue;
         }
-        let wait = responder.try_borrow_mut()?.emitter.send_chunk(chunk.to_vec())?;
+        let wait = responder
+            .try_borrow_mut()?
+            .emitter
+            .send_chunk(chunk.to_vec())?;
         if wait {
             py.detach(|| control.wait_for_credit());
         }
@@ -399,7 +411,10 @@ pub(crate) fn format_exception(py: Python<'_>, error: &PyErr) -> String {
             (
                 error.get_type(py),
                 error.value(py),
-                error.traceback(py).map(|tb| tb.into_any()).unwrap_or_else(|| py.None().into_bound(py)),
+                error
+                    .traceback(py)
+                    .map(|tb| tb.into_any())
+                    .unwrap_or_else(|| py.None().into_bound(py)),
             ),
         )
     });
