@@ -404,6 +404,11 @@ impl TempDir {
         Self { path }
     }
 
+    /// The directory itself.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// A path inside the directory.
     pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)

@@ -1,0 +1,248 @@
+//! The worker pool: threads that each attach to the interpreter once, release the GIL while
+//! they wait for work, and run one request at a time.
+//!
+//! Threads are created by [`WorkerPool::start`] only, so a process may fork (daemonise) before
+//! any exist. [`WorkerPool::shutdown`] cancels queued requests, releases workers blocked on
+//! back-pressure (as if their clients had gone: iteration stops and `close()` is called), and
+//! waits a bounded time for them.
+//!
+//! Tested by: reactor_tests/wsgi.rs
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use pyo3::prelude::*;
+
+use super::control::RequestControl;
+use super::environ::EnvironTemplate;
+use super::respond::run_request;
+use super::{WsgiApp, WsgiEvent, WsgiRequest};
+use crate::log;
+use crate::reactor::ThreadSender;
+
+struct Queue {
+    requests: VecDeque<WsgiRequest>,
+    stopping: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    /// The control of the request each worker is running.
+    running: Vec<Mutex<Option<Arc<RequestControl>>>>,
+    /// Workers that have not exited yet.
+    alive: Mutex<usize>,
+    exited: Condvar,
+}
+
+impl Shared {
+    /// The next request for worker `index`, or None when the pool stops. Waits when `block`.
+    fn take(&self, index: usize, block: bool) -> Taken {
+        let mut queue = self.queue.lock();
+        loop {
+            if queue.stopping {
+                return Taken::Stop;
+            }
+            if let Some(request) = queue.requests.pop_front() {
+                *self.running[index].lock() = Some(request.control.clone());
+                return Taken::Request(request);
+            }
+            if !block {
+                return Taken::Empty;
+            }
+            self.work.wait(&mut queue);
+        }
+    }
+}
+
+// Moved out at once, never stored: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Taken {
+    Request(WsgiRequest),
+    Empty,
+    Stop,
+}
+
+/// Runs requests for one [`WsgiApp`] on a fixed number of threads.
+pub struct WorkerPool {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    events: ThreadSender<WsgiEvent>,
+}
+
+impl WorkerPool {
+    /// Starts `threads` workers (at least one) running `app`; their events go to `events`.
+    pub fn start(
+        app: &WsgiApp,
+        threads: usize,
+        events: ThreadSender<WsgiEvent>,
+    ) -> io::Result<Self> {
+        let threads = threads.max(1);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                requests: VecDeque::new(),
+                stopping: false,
+            }),
+            work: Condvar::new(),
+            running: (0..threads).map(|_| Mutex::new(None)).collect(),
+            alive: Mutex::new(0),
+            exited: Condvar::new(),
+        });
+        let mut pool = Self {
+            shared,
+            threads: Vec::with_capacity(threads),
+            events,
+        };
+        for index in 0..threads {
+            let shared = pool.shared.clone();
+            let app = app.clone();
+            let events = pool.events.clone();
+            *pool.shared.alive.lock() += 1;
+            let spawned = std::thread::Builder::new()
+                .name(format!("wsgi-{index}"))
+                .spawn(move || work(&shared, index, &app, &events));
+            match spawned {
+                Ok(handle) => pool.threads.push(handle),
+                Err(error) => {
+                    *pool.shared.alive.lock() -= 1;
+                    pool.shutdown(Duration::ZERO);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Queues `request`; gives it back if the pool is shutting down.
+    pub fn submit(&self, request: WsgiRequest) -> Result<(), Box<WsgiRequest>> {
+        let mut queue = self.shared.queue.lock();
+        if queue.stopping {
+            return Err(Box::new(request));
+        }
+        queue.requests.push_back(request);
+        drop(queue);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Requests waiting for a free worker.
+    pub fn queued(&self) -> usize {
+        self.shared.queue.lock().requests.len()
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.shared.running.len()
+    }
+
+    /// Stops the pool: each queued request is answered with [`WsgiEvent::Failed`], each running
+    /// request is treated as disconnected (a worker blocked on back-pressure wakes, stops
+    /// iterating and calls `close()`), and the workers are waited for up to `grace`. Returns
+    /// how many were still busy in application code after that (they are left to finish on
+    /// their own). Idempotent.
+    pub fn shutdown(&mut self, grace: Duration) -> usize {
+        let cancelled: Vec<WsgiRequest> = {
+            let mut queue = self.shared.queue.lock();
+            queue.stopping = true;
+            queue.requests.drain(..).collect()
+        };
+        self.shared.work.notify_all();
+        for request in cancelled {
+            let _ = self.events.send(WsgiEvent::Failed {
+                id: request.id,
+                message: "the server is shutting down".into(),
+                traceback: String::new(),
+                after_output: false,
+            });
+        }
+        for slot in &self.shared.running {
+            if let Some(control) = slot.lock().as_ref() {
+                control.disconnect();
+            }
+        }
+        let busy = {
+            let mut alive = self.shared.alive.lock();
+            self.shared
+                .exited
+                .wait_while_for(&mut alive, |alive| *alive > 0, grace);
+            *alive
+        };
+        if busy == 0 {
+            for handle in self.threads.drain(..) {
+                if handle.join().is_err() {
+                    log::error(format_args!("a WSGI worker thread panicked"));
+                }
+            }
+        }
+        busy
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shutdown(Duration::ZERO);
+    }
+}
+
+impl fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("threads", &self.threads())
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+/// Decrements the live-worker count however the worker ends.
+struct AliveGuard<'a>(&'a Shared);
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.alive.lock() -= 1;
+        self.0.exited.notify_all();
+    }
+}
+
+/// One worker's life: attached to the interpreter throughout, detached while waiting.
+fn work(shared: &Shared, index: usize, app: &WsgiApp, events: &ThreadSender<WsgiEvent>) {
+    let _alive = AliveGuard(shared);
+    Python::attach(|py| {
+        let template = match EnvironTemplate::new(py) {
+            Ok(template) => template,
+            Err(error) => {
+                log::error(format_args!("a WSGI worker could not start: {error}"));
+                return;
+            }
+        };
+        let app = app.callable(py);
+        loop {
+            let request = match shared.take(index, false) {
+                Taken::Request(request) => request,
+                Taken::Stop => break,
+                Taken::Empty => match py.detach(|| shared.take(index, true)) {
+                    Taken::Request(request) => request,
+                    Taken::Empty | Taken::Stop => break,
+                },
+            };
+            let id = request.id;
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                run_request(py, &template, app, request, events);
+            }));
+            if let Err(panic) = ran {
+                let message = log::panic_message(panic.as_ref()).to_owned();
+                let _ = events.send(WsgiEvent::Failed {
+                    id,
+                    message: format!("internal error in the WSGI bridge: {message}"),
+                    traceback: String::new(),
+                    after_output: true,
+                });
+            }
+            *shared.running[index].lock() = None;
+        }
+    });
+}
