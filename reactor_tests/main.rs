@@ -10,3 +10,4 @@ mod tcp;
 mod time;
 mod unix;
 mod util;
+mod web;

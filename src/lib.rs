@@ -10,5 +10,6 @@ pub mod reactor;
 mod sys;
 pub mod time;
 pub mod transport;
+pub mod web;
 
 pub use sys::raise_open_files_limit;
