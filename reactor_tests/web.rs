@@ -2,6 +2,7 @@
 //! sockets and curl. Basic serving, traversal and headers here; request
 //! lifecycles, streaming and limits in the submodules.
 
+mod channel;
 mod lifecycle;
 mod limits;
 mod support;

@@ -137,8 +137,8 @@ impl State {
     fn response_head(&self) -> ResponseHead {
         let mut head = ResponseHead::new(self.code);
         head.headers = self.response_headers.clone();
-        if !self.code.forbids_body() && !head.headers.contains("content-type") {
-            head.headers.set("content-type", "text/html");
+        if !self.code.forbids_body() && !head.headers.contains("Content-Type") {
+            head.headers.set("Content-Type", "text/html");
         }
         head
     }
@@ -357,8 +357,8 @@ impl Request {
             let head = if s.started {
                 None
             } else {
-                if !s.response_headers.contains("content-length") && !s.code.forbids_body() {
-                    s.response_headers.set("content-length", "0");
+                if !s.response_headers.contains("Content-Length") && !s.code.forbids_body() {
+                    s.response_headers.set("Content-Length", "0");
                 }
                 s.started = true;
                 Some(s.response_head())
@@ -463,7 +463,7 @@ impl Request {
         }
         let body = error_page_html(code, brief, detail);
         self.set_response_code(code);
-        self.set_header("content-type", "text/html; charset=utf-8");
+        self.set_header("Content-Type", "text/html; charset=utf-8");
         self.finish_with_body(body);
     }
 
@@ -473,7 +473,7 @@ impl Request {
             return;
         }
         if !self.started_writing() {
-            self.set_header("content-length", body.len().to_string());
+            self.set_header("Content-Length", body.len().to_string());
         }
         self.write(&body);
         self.finish();
@@ -547,13 +547,14 @@ impl Request {
 
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.inner.state.borrow();
-        f.debug_struct("Request")
-            .field("method", state.info.head.method())
-            .field("uri", &String::from_utf8_lossy(state.info.head.target()))
-            .field("code", &state.code)
-            .field("finished", &state.finished)
-            .field("disconnected", &state.disconnected)
-            .finish()
+        let mut out = f.debug_struct("Request");
+        if let Ok(state) = self.inner.state.try_borrow() {
+            out.field("method", state.info.head.method())
+                .field("uri", &String::from_utf8_lossy(state.info.head.target()))
+                .field("code", &state.code)
+                .field("finished", &state.finished)
+                .field("disconnected", &state.disconnected);
+        }
+        out.finish_non_exhaustive()
     }
 }

@@ -140,7 +140,7 @@ impl Resource for StaticData {
     }
 
     fn render(&self, request: &Request) -> Render {
-        request.set_header("content-type", &self.content_type);
+        request.set_header("Content-Type", &self.content_type);
         Render::Body(self.body.clone())
     }
 }
@@ -175,7 +175,7 @@ impl Resource for ErrorPage {
 
     fn render(&self, request: &Request) -> Render {
         request.set_response_code(self.code);
-        request.set_header("content-type", "text/html; charset=utf-8");
+        request.set_header("Content-Type", "text/html; charset=utf-8");
         Render::Body(error_page_html(self.code, &self.brief, &self.detail))
     }
 }
@@ -225,8 +225,8 @@ impl Resource for Redirect {
 
     fn render(&self, request: &Request) -> Render {
         request.set_response_code(StatusCode::FOUND);
-        request.set_header("location", &self.location);
-        request.set_header("content-type", "text/html; charset=utf-8");
+        request.set_header("Location", &self.location);
+        request.set_header("Content-Type", "text/html; charset=utf-8");
         let target = html_escape(&String::from_utf8_lossy(&self.location));
         let body = format!(
             "<!DOCTYPE html>\n<html><head><title>Moved</title></head>\
@@ -291,7 +291,7 @@ pub(crate) fn render_checked(resource: &dyn Resource, request: &Request) -> Rend
     if allowed.contains(&Method::Get) && !allowed.contains(&Method::Head) {
         names.push(b"HEAD");
     }
-    request.set_header("allow", names.join(&b", "[..]));
+    request.set_header("Allow", names.join(&b", "[..]));
     ErrorPage::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method Not Allowed",

@@ -184,7 +184,7 @@ impl SiteShared {
     pub(crate) fn initial_response_headers(&self) -> Headers {
         let mut headers = Headers::new();
         if let Some(server) = &self.config.server_header {
-            headers.set("server", server);
+            headers.set("Server", server);
         }
         for (name, value) in &self.config.added_headers {
             headers.append(name, value);
