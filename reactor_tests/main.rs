@@ -10,4 +10,5 @@ mod tcp;
 mod time;
 mod unix;
 mod util;
+mod web;
 mod wsgi;

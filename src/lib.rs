@@ -10,6 +10,7 @@ pub mod reactor;
 mod sys;
 pub mod time;
 pub mod transport;
+pub mod web;
 pub mod wsgi;
 
 pub use sys::raise_open_files_limit;

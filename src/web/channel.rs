@@ -1,0 +1,409 @@
+//! [`Http1Channel`]: the protocol that runs a sans-IO
+//! [`ServerConn`](crate::http1::ServerConn) over a transport and hands its
+//! requests to the site (Twisted's `HTTPChannel`).
+//!
+//! Every input (bytes, end of stream, an expired deadline) and every
+//! command from a request ends in one *pump*: drain the connection's events
+//! (dispatching each with no borrow held, so resources may call back in),
+//! write everything it produced in one transport write, re-arm the single
+//! per-connection timer, pause or resume reading, and close once the
+//! connection says so. A command issued while a pump is running (a
+//! resource answering from inside `render`) only mutates the connection;
+//! the running pump picks the result up, so pipelined responses produced in
+//! one turn leave in one write.
+//!
+//! Tested by: reactor_tests/web.rs
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::mem;
+use std::rc::{Rc, Weak};
+use std::time::Instant;
+
+use super::request::{Request, RequestInfo, ResponseSink};
+use super::site::{SiteShared, process};
+use crate::http::{RequestHead, ResponseHead, StatusCode};
+use crate::http1::{BodyKind, Event, RequestId, ServerConn, UserError};
+use crate::time::DelayedCall;
+use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
+
+/// Output held while a pump runs before it is written at once anyway.
+const EAGER_FLUSH_BYTES: usize = 64 * 1024;
+
+/// Serves HTTP/1.1 on one connection for a [`Site`](super::Site).
+pub struct Http1Channel {
+    shared: Rc<Channel>,
+}
+
+/// The channel's state, shared with its requests' sinks and its timer.
+struct Channel {
+    site: Rc<SiteShared>,
+    /// A pump is running; commands leave their output to it.
+    pumping: Cell<bool>,
+    state: RefCell<ChannelState>,
+}
+
+struct ChannelState {
+    conn: ServerConn,
+    transport: Option<Rc<dyn Transport>>,
+    requests: HashMap<RequestId, Request>,
+    /// Reused output buffer.
+    out: Vec<u8>,
+    timer: Option<(Instant, DelayedCall)>,
+    reading_paused: bool,
+    closing: bool,
+    date_generation: u64,
+}
+
+impl Http1Channel {
+    pub(crate) fn new(site: Rc<SiteShared>) -> Http1Channel {
+        let now = site.clock().now();
+        let conn = ServerConn::new(site.config().http1.clone(), now);
+        let state = ChannelState {
+            conn,
+            transport: None,
+            requests: HashMap::new(),
+            out: Vec::new(),
+            timer: None,
+            reading_paused: false,
+            closing: false,
+            date_generation: 0,
+        };
+        Http1Channel {
+            shared: Rc::new(Channel {
+                site,
+                pumping: Cell::new(false),
+                state: RefCell::new(state),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Http1Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.try_borrow();
+        let mut out = f.debug_struct("Http1Channel");
+        if let Ok(state) = state {
+            out.field("requests", &state.requests.len())
+                .field("closing", &state.closing);
+        }
+        out.finish_non_exhaustive()
+    }
+}
+
+impl Protocol for Http1Channel {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        self.shared.state.borrow_mut().transport = Some(transport);
+        self.shared.pump();
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.shared.input(|conn, now| conn.handle_input(now, data));
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.shared.input(|conn, now| conn.handle_eof(now));
+        !self.shared.state.borrow().conn.is_closed()
+    }
+
+    fn connection_lost(&mut self, _reason: DisconnectReason) {
+        let (requests, timer) = {
+            let mut state = self.shared.state.borrow_mut();
+            state.closing = true;
+            state.transport = None;
+            (mem::take(&mut state.requests), state.timer.take())
+        };
+        if let Some((_, call)) = timer {
+            let _ = call.cancel();
+        }
+        let mut requests: Vec<_> = requests.into_iter().collect();
+        requests.sort_by_key(|(id, _)| *id);
+        for (_, request) in requests {
+            request.connection_lost(false);
+        }
+    }
+}
+
+/// Clears the pumping flag even if a callback panics through the pump.
+struct PumpGuard<'a>(&'a Cell<bool>);
+
+impl Drop for PumpGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl Channel {
+    /// Feeds one input to the connection at the current time, then pumps.
+    fn input(self: &Rc<Self>, feed: impl FnOnce(&mut ServerConn, Instant)) {
+        {
+            let mut state = self.state.borrow_mut();
+            self.refresh_date(&mut state);
+            let now = self.site.clock().now();
+            feed(&mut state.conn, now);
+        }
+        self.pump();
+    }
+
+    fn refresh_date(&self, state: &mut ChannelState) {
+        if let Some(date) = self.site.date_if_changed(&mut state.date_generation) {
+            state.conn.set_date(&date);
+        }
+    }
+
+    /// Dispatches events and writes output until both are exhausted, then
+    /// updates the timer, read pausing and closing.
+    fn pump(self: &Rc<Self>) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        let _guard = PumpGuard(&self.pumping);
+        loop {
+            while let Some(event) = self.next_event() {
+                self.dispatch(event);
+            }
+            if !self.transmit() {
+                break;
+            }
+        }
+        self.settle();
+    }
+
+    fn next_event(&self) -> Option<Event> {
+        self.state.borrow_mut().conn.poll_event()
+    }
+
+    fn request(&self, id: RequestId) -> Option<Request> {
+        self.state.borrow().requests.get(&id).cloned()
+    }
+
+    fn dispatch(self: &Rc<Self>, event: Event) {
+        match event {
+            Event::Request { id, head, body, .. } => self.begin_request(id, head, body),
+            Event::Data { id, chunk } => {
+                if let Some(request) = self.request(id) {
+                    if !request.append_content(&chunk) {
+                        reject_too_large(&request);
+                    }
+                }
+            }
+            Event::EndOfMessage { id, .. } => {
+                if let Some(request) = self.request(id) {
+                    process(&request);
+                }
+            }
+            Event::RequestAborted { id, .. } => {
+                let request = self.state.borrow_mut().requests.remove(&id);
+                if let Some(request) = request {
+                    request.connection_lost(true);
+                }
+            }
+            Event::ProtocolError { .. } => {}
+        }
+    }
+
+    fn begin_request(self: &Rc<Self>, id: RequestId, head: RequestHead, body: BodyKind) {
+        let Some(transport) = self.state.borrow().transport.clone() else {
+            return;
+        };
+        let info = RequestInfo {
+            head,
+            client: transport.peer_address(),
+            host: transport.host_address(),
+            secure: transport.is_secure(),
+        };
+        let sink = Http1Sink {
+            channel: Rc::downgrade(self),
+            id,
+        };
+        let request = Request::with_shared(info, self.site.clone(), Box::new(sink));
+        self.state.borrow_mut().requests.insert(id, request.clone());
+        let limit = self.site.config().max_body_size as u64;
+        if matches!(body, BodyKind::Length(n) if n > limit) {
+            reject_too_large(&request);
+        }
+    }
+
+    /// Writes what the connection produced; false when it produced nothing.
+    fn transmit(&self) -> bool {
+        let (mut out, transport) = {
+            let mut state = self.state.borrow_mut();
+            let mut out = mem::take(&mut state.out);
+            let _ = state.conn.poll_transmit(&mut out);
+            (out, state.transport.clone())
+        };
+        let wrote = !out.is_empty();
+        if let Some(transport) = transport.filter(|_| wrote) {
+            transport.write(&out);
+        }
+        out.clear();
+        self.state.borrow_mut().out = out;
+        wrote
+    }
+
+    /// Re-arms the timer, pauses or resumes reading, and closes when done.
+    fn settle(self: &Rc<Self>) {
+        let mut state = self.state.borrow_mut();
+        if state.transport.is_none() {
+            return;
+        }
+        let deadline = state.conn.poll_timeout();
+        self.arm_timer(&mut state, deadline);
+        let wants_read = state.conn.wants_read();
+        let toggle_reading = wants_read == state.reading_paused;
+        state.reading_paused = !wants_read;
+        let close = state.conn.is_closed() && !state.closing;
+        state.closing |= close;
+        let transport = state.transport.clone();
+        drop(state);
+        let Some(transport) = transport else { return };
+        if toggle_reading && wants_read {
+            transport.resume_producing();
+        } else if toggle_reading {
+            transport.pause_producing();
+        }
+        if close {
+            transport.lose_connection();
+        }
+    }
+
+    /// Keeps one timer per connection, due at the connection's next deadline.
+    fn arm_timer(self: &Rc<Self>, state: &mut ChannelState, deadline: Option<Instant>) {
+        let armed_at = state
+            .timer
+            .as_ref()
+            .filter(|(_, call)| call.active())
+            .map(|(at, _)| *at);
+        if armed_at == deadline {
+            return;
+        }
+        if let Some((_, call)) = state.timer.take() {
+            let _ = call.cancel();
+        }
+        let Some(at) = deadline else { return };
+        let channel = Rc::downgrade(self);
+        let call = self.site.clock().call_at(at, move || {
+            if let Some(channel) = channel.upgrade() {
+                channel.timer_fired();
+            }
+        });
+        state.timer = Some((at, call));
+    }
+
+    fn timer_fired(self: &Rc<Self>) {
+        self.state.borrow_mut().timer = None;
+        self.input(|conn, now| conn.handle_timeout(now));
+    }
+
+    /// Runs one command on the connection for request `id`, then pumps.
+    fn command(
+        self: &Rc<Self>,
+        id: RequestId,
+        run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
+    ) {
+        let (result, pending) = {
+            let mut state = self.state.borrow_mut();
+            if state.closing && state.transport.is_none() {
+                return;
+            }
+            self.refresh_date(&mut state);
+            let result = run(&mut state.conn);
+            (result, state.conn.pending_output())
+        };
+        match result {
+            Ok(()) | Err(UserError::RequestAborted) => {}
+            Err(error) => {
+                crate::log::error(format_args!(
+                    "response to request {} refused: {error}",
+                    id.index()
+                ));
+                self.state.borrow_mut().conn.abort(id);
+            }
+        }
+        if self.pumping.get() && pending >= EAGER_FLUSH_BYTES {
+            // A resource streaming from inside `render`: let the transport see
+            // the bytes now so its back-pressure can pause the producer.
+            self.transmit();
+        }
+        self.pump();
+    }
+
+    /// Forgets request `id` (its response is over), dropping it outside the borrow.
+    fn forget(&self, id: RequestId) {
+        let removed = self.state.borrow_mut().requests.remove(&id);
+        drop(removed);
+    }
+
+    fn transport(&self) -> Option<Rc<dyn Transport>> {
+        self.state.borrow().transport.clone()
+    }
+}
+
+fn reject_too_large(request: &Request) {
+    request.respond_error(
+        StatusCode::CONTENT_TOO_LARGE,
+        "Request Entity Too Large",
+        "The request body exceeds the size this server accepts.",
+    );
+}
+
+/// The [`ResponseSink`] of one request on an HTTP/1.1 connection.
+struct Http1Sink {
+    channel: Weak<Channel>,
+    id: RequestId,
+}
+
+impl Http1Sink {
+    fn with_channel(&self, f: impl FnOnce(&Rc<Channel>)) {
+        if let Some(channel) = self.channel.upgrade() {
+            f(&channel);
+        }
+    }
+}
+
+impl ResponseSink for Http1Sink {
+    fn send_head(&self, head: ResponseHead) {
+        let id = self.id;
+        self.with_channel(|ch| ch.command(id, |conn| conn.send_response(id, head)));
+    }
+
+    fn send_body(&self, data: &[u8]) {
+        let id = self.id;
+        self.with_channel(|ch| ch.command(id, |conn| conn.send_body(id, data)));
+    }
+
+    fn finish(&self) {
+        let id = self.id;
+        self.with_channel(|ch| {
+            ch.forget(id);
+            ch.command(id, |conn| conn.finish(id));
+        });
+    }
+
+    fn abort(&self) {
+        let id = self.id;
+        self.with_channel(|ch| {
+            ch.forget(id);
+            ch.command(id, |conn| {
+                conn.abort(id);
+                Ok(())
+            });
+        });
+    }
+
+    fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool) {
+        self.with_channel(|ch| match ch.transport() {
+            Some(transport) => transport.register_producer(producer, streaming),
+            None => producer.stop_producing(),
+        });
+    }
+
+    fn unregister_producer(&self) {
+        self.with_channel(|ch| {
+            if let Some(transport) = ch.transport() {
+                transport.unregister_producer();
+            }
+        });
+    }
+}

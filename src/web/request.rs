@@ -1,0 +1,560 @@
+//! [`Request`]: one HTTP request as a resource sees it, and the response it
+//! builds (Twisted's `twisted.web.server.Request`).
+//!
+//! A `Request` is a cheap handle (`Clone` shares one request). It knows
+//! nothing about HTTP/1: the response leaves through a [`ResponseSink`]
+//! supplied by the channel that received the request.
+//!
+//! Tested by: reactor_tests/web.rs
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use super::access_log::AccessLogEntry;
+use super::resource::error_page_html;
+use super::site::{Site, SiteShared};
+use super::{ConnectionLost, url};
+use crate::defer::Deferred;
+use crate::http::{Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::transport::{Address, Producer};
+
+/// The protocol side of one request: where its response goes.
+///
+/// The web layer calls these in order: `send_head` once, `send_body` any
+/// number of times, then `finish` or `abort`. Calls after `finish` or
+/// `abort` do not happen. Implementations must accept calls made from
+/// inside their own event dispatch (queue the work if needed).
+pub trait ResponseSink {
+    /// Sends the status line and header fields.
+    fn send_head(&self, head: ResponseHead);
+    /// Sends body bytes.
+    fn send_body(&self, data: &[u8]);
+    /// Ends the response.
+    fn finish(&self);
+    /// Gives up on the response: cut it off (or replace it with a 500 if
+    /// nothing was sent) and close the stream.
+    fn abort(&self);
+    /// Lets `producer` be paused and resumed as the outgoing buffer fills and drains.
+    fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool);
+    /// Removes the producer registered with `register_producer`.
+    fn unregister_producer(&self);
+}
+
+/// Query arguments: an ordered multimap of byte strings (Twisted's
+/// `request.args`, with the order of the query kept).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Args {
+    /// Appends a field.
+    pub fn push(&mut self, name: Vec<u8>, value: Vec<u8>) {
+        self.fields.push((name, value));
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every value of `name`, in query order.
+    pub fn get_all<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every field, in query order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// What the protocol knows about a request when it arrives.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    /// Method, target, version and header fields.
+    pub head: RequestHead,
+    /// The client's address.
+    pub client: Address,
+    /// Our address on this connection.
+    pub host: Address,
+    /// Whether the connection is encrypted.
+    pub secure: bool,
+}
+
+/// One HTTP request and its response (Twisted's `Request`, in snake_case).
+///
+/// Writing after [`finish`](Self::finish) or after the client disconnected
+/// does nothing, as in Twisted.
+#[derive(Clone)]
+pub struct Request {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    state: RefCell<State>,
+    sink: Box<dyn ResponseSink>,
+    site: Rc<SiteShared>,
+}
+
+struct State {
+    info: RequestInfo,
+    args: Args,
+    prepath: Vec<Vec<u8>>,
+    postpath: Vec<Vec<u8>>,
+    content: Vec<u8>,
+    code: StatusCode,
+    response_headers: Headers,
+    started: bool,
+    finished: bool,
+    disconnected: bool,
+    sent_length: u64,
+    finish_waiters: Vec<Deferred<()>>,
+    producer: Option<Rc<dyn Producer>>,
+}
+
+impl State {
+    /// The response head for the first write; adds the default content type.
+    fn response_head(&self) -> ResponseHead {
+        let mut head = ResponseHead::new(self.code);
+        head.headers = self.response_headers.clone();
+        if !self.code.forbids_body() && !head.headers.contains("Content-Type") {
+            head.headers.set("Content-Type", "text/html");
+        }
+        head
+    }
+
+    /// Marks the request over; returns the producer and waiters to release.
+    fn close(&mut self) -> (Option<Rc<dyn Producer>>, Vec<Deferred<()>>) {
+        (
+            self.producer.take(),
+            std::mem::take(&mut self.finish_waiters),
+        )
+    }
+
+    fn over(&self) -> bool {
+        self.finished || self.disconnected
+    }
+}
+
+impl Request {
+    /// A request that answers through `sink`, served by `site`. The
+    /// response starts as `200 OK` with the site's `Server` and added headers.
+    pub fn new(info: RequestInfo, site: &Site, sink: Box<dyn ResponseSink>) -> Request {
+        Request::with_shared(info, site.shared().clone(), sink)
+    }
+
+    pub(crate) fn with_shared(
+        info: RequestInfo,
+        site: Rc<SiteShared>,
+        sink: Box<dyn ResponseSink>,
+    ) -> Request {
+        let args = info.head.query().map(url::parse_query).unwrap_or_default();
+        let path = info.head.path();
+        let postpath = path
+            .strip_prefix(b"/")
+            .unwrap_or(path)
+            .split(|&b| b == b'/')
+            .map(url::unquote)
+            .collect();
+        let response_headers = site.initial_response_headers();
+        let state = State {
+            info,
+            args,
+            prepath: Vec::new(),
+            postpath,
+            content: Vec::new(),
+            code: StatusCode::OK,
+            response_headers,
+            started: false,
+            finished: false,
+            disconnected: false,
+            sent_length: 0,
+            finish_waiters: Vec::new(),
+            producer: None,
+        };
+        Request {
+            inner: Rc::new(Inner {
+                state: RefCell::new(state),
+                sink,
+                site,
+            }),
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.inner.state.borrow())
+    }
+
+    fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.inner.state.borrow_mut())
+    }
+
+    /// The request method.
+    pub fn method(&self) -> Method {
+        self.read(|s| s.info.head.method().clone())
+    }
+
+    /// The request-target exactly as received (path and query).
+    pub fn uri(&self) -> Vec<u8> {
+        self.read(|s| s.info.head.target().to_vec())
+    }
+
+    /// The path part of the target, still percent-encoded.
+    pub fn path(&self) -> Vec<u8> {
+        self.read(|s| s.info.head.path().to_vec())
+    }
+
+    /// The query arguments.
+    pub fn args(&self) -> Args {
+        self.read(|s| s.args.clone())
+    }
+
+    /// The first value of query argument `name`.
+    pub fn arg(&self, name: &[u8]) -> Option<Vec<u8>> {
+        self.read(|s| s.args.get(name).map(<[u8]>::to_vec))
+    }
+
+    /// The decoded path segments traversal has consumed so far.
+    pub fn prepath(&self) -> Vec<Vec<u8>> {
+        self.read(|s| s.prepath.clone())
+    }
+
+    /// The decoded path segments not yet consumed by traversal.
+    pub fn postpath(&self) -> Vec<Vec<u8>> {
+        self.read(|s| s.postpath.clone())
+    }
+
+    /// The HTTP version the client used.
+    pub fn version(&self) -> Version {
+        self.read(|s| s.info.head.version())
+    }
+
+    /// The first value of request header `name` (Twisted's `getHeader`).
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.read(|s| s.info.head.headers().get(name).map(<[u8]>::to_vec))
+    }
+
+    /// All request header fields.
+    pub fn request_headers(&self) -> Headers {
+        self.read(|s| s.info.head.headers().clone())
+    }
+
+    /// The request body received so far (all of it once rendering starts).
+    pub fn content(&self) -> Vec<u8> {
+        self.read(|s| s.content.clone())
+    }
+
+    /// The client's address (Twisted's `getClientAddress`).
+    pub fn client_address(&self) -> Address {
+        self.read(|s| s.info.client.clone())
+    }
+
+    /// Our address on this connection (Twisted's `getHost`).
+    pub fn host_address(&self) -> Address {
+        self.read(|s| s.info.host.clone())
+    }
+
+    /// Whether the request came over an encrypted connection.
+    pub fn is_secure(&self) -> bool {
+        self.read(|s| s.info.secure)
+    }
+
+    /// Sets the response status; ignored once the head was sent.
+    pub fn set_response_code(&self, code: StatusCode) {
+        self.update(|s| s.code = code);
+    }
+
+    /// The response status.
+    pub fn code(&self) -> StatusCode {
+        self.read(|s| s.code)
+    }
+
+    /// Replaces response header `name` with one `value`.
+    pub fn set_header(&self, name: &str, value: impl AsRef<[u8]>) {
+        self.update(|s| s.response_headers.set(name, value));
+    }
+
+    /// Adds a value to response header `name`.
+    pub fn add_header(&self, name: &str, value: impl AsRef<[u8]>) {
+        self.update(|s| s.response_headers.append(name, value));
+    }
+
+    /// The first value of response header `name`.
+    pub fn response_header(&self, name: &str) -> Option<Vec<u8>> {
+        self.read(|s| s.response_headers.get(name).map(<[u8]>::to_vec))
+    }
+
+    /// Whether the response head was sent (Twisted's `startedWriting`).
+    pub fn started_writing(&self) -> bool {
+        self.read(|s| s.started)
+    }
+
+    /// Whether [`finish`](Self::finish) was called.
+    pub fn finished(&self) -> bool {
+        self.read(|s| s.finished)
+    }
+
+    /// Whether the client went away (or the response was aborted).
+    pub fn disconnected(&self) -> bool {
+        self.read(|s| s.disconnected)
+    }
+
+    /// Body bytes written so far (not counting a HEAD response's dropped body).
+    pub fn sent_length(&self) -> u64 {
+        self.read(|s| s.sent_length)
+    }
+
+    /// Writes body bytes; the first call sends the response head.
+    pub fn write(&self, data: &[u8]) {
+        let head = self.update(|s| {
+            if s.over() {
+                return Err(());
+            }
+            if *s.info.head.method() != Method::Head {
+                s.sent_length += data.len() as u64;
+            }
+            if s.started {
+                return Ok(None);
+            }
+            s.started = true;
+            Ok(Some(s.response_head()))
+        });
+        let Ok(head) = head else { return };
+        if let Some(head) = head {
+            self.inner.sink.send_head(head);
+        }
+        if !data.is_empty() {
+            self.inner.sink.send_body(data);
+        }
+    }
+
+    /// Ends the response, logs it and fires [`notify_finish`](Self::notify_finish).
+    pub fn finish(&self) {
+        let closing = self.update(|s| {
+            if s.over() {
+                return None;
+            }
+            let head = if s.started {
+                None
+            } else {
+                if !s.response_headers.contains("Content-Length") && !s.code.forbids_body() {
+                    s.response_headers.set("Content-Length", "0");
+                }
+                s.started = true;
+                Some(s.response_head())
+            };
+            s.finished = true;
+            Some((head, s.close()))
+        });
+        let Some((head, (producer, waiters))) = closing else {
+            return;
+        };
+        if producer.is_some() {
+            self.inner.sink.unregister_producer();
+        }
+        if let Some(head) = head {
+            self.inner.sink.send_head(head);
+        }
+        self.inner.sink.finish();
+        if self.inner.site.logs_access() {
+            let entry = self.access_log_entry();
+            self.inner.site.log_access(&entry);
+        }
+        for waiter in waiters {
+            let _ = waiter.callback(());
+        }
+    }
+
+    /// A Deferred that fires when the response is finished, or fails with
+    /// [`ConnectionLost`] if the client goes away first.
+    pub fn notify_finish(&self) -> Deferred<()> {
+        self.update(|s| {
+            if s.finished {
+                Deferred::succeeded(())
+            } else if s.disconnected {
+                Deferred::failed(ConnectionLost)
+            } else {
+                let waiter = Deferred::new();
+                s.finish_waiters.push(waiter.clone());
+                waiter
+            }
+        })
+    }
+
+    /// Streams the body from `producer`, paused and resumed with the
+    /// outgoing buffer (`streaming`: a push producer; else a pull producer
+    /// asked for each chunk). Stopped at once if the client is gone.
+    pub fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool) {
+        let live = self.update(|s| {
+            if s.over() {
+                return false;
+            }
+            s.producer = Some(producer.clone());
+            true
+        });
+        if live {
+            self.inner.sink.register_producer(producer, streaming);
+        } else {
+            producer.stop_producing();
+        }
+    }
+
+    /// Removes the registered producer (finishing does it too).
+    pub fn unregister_producer(&self) {
+        if self.update(|s| s.producer.take()).is_some() {
+            self.inner.sink.unregister_producer();
+        }
+    }
+
+    /// The site serving this request.
+    pub(crate) fn site(&self) -> &Rc<SiteShared> {
+        &self.inner.site
+    }
+
+    /// Appends request body bytes; false (and nothing kept) when the body
+    /// would exceed the site's limit.
+    pub(crate) fn append_content(&self, chunk: &[u8]) -> bool {
+        let limit = self.inner.site.config().max_body_size;
+        self.update(|s| {
+            if s.content.len().saturating_add(chunk.len()) > limit {
+                return false;
+            }
+            s.content.extend_from_slice(chunk);
+            true
+        })
+    }
+
+    /// Moves the next `postpath` segment to `prepath` and returns it.
+    pub(crate) fn advance_path(&self) -> Option<Vec<u8>> {
+        self.update(|s| {
+            if s.postpath.is_empty() {
+                return None;
+            }
+            let segment = s.postpath.remove(0);
+            s.prepath.push(segment.clone());
+            Some(segment)
+        })
+    }
+
+    /// Answers with an error page and finishes, unless writing started.
+    pub(crate) fn respond_error(&self, code: StatusCode, brief: &str, detail: &str) {
+        if self.read(|s| s.started || s.over()) {
+            return;
+        }
+        let body = error_page_html(code, brief, detail);
+        self.set_response_code(code);
+        self.set_header("Content-Type", "text/html; charset=utf-8");
+        self.finish_with_body(body);
+    }
+
+    /// Sets `Content-Length` (if nothing was written), writes `body`, finishes.
+    pub(crate) fn finish_with_body(&self, body: Vec<u8>) {
+        if self.read(State::over) {
+            return;
+        }
+        if !self.started_writing() {
+            self.set_header("Content-Length", body.len().to_string());
+        }
+        self.write(&body);
+        self.finish();
+    }
+
+    /// Rendering failed: a 500 page if nothing was sent, else the response
+    /// is cut off and the connection closed.
+    pub(crate) fn processing_failed(&self, detail: &str) {
+        if self.read(State::over) {
+            return;
+        }
+        if !self.started_writing() {
+            let shown = if self.inner.site.config().display_tracebacks {
+                detail
+            } else {
+                "An error occurred while processing this request."
+            };
+            self.respond_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                shown,
+            );
+            return;
+        }
+        self.inner.sink.abort();
+        self.connection_lost(true);
+    }
+
+    /// The client is gone: fail `notify_finish` waiters and stop the producer
+    /// (when `stop_producer`; the transport stops its own on close).
+    pub(crate) fn connection_lost(&self, stop_producer: bool) {
+        let released = self.update(|s| {
+            let was_over = s.over();
+            s.disconnected = true;
+            (!was_over).then(|| s.close())
+        });
+        let Some((producer, waiters)) = released else {
+            return;
+        };
+        if let Some(producer) = producer.filter(|_| stop_producer) {
+            self.inner.sink.unregister_producer();
+            producer.stop_producing();
+        }
+        for waiter in waiters {
+            let _ = waiter.errback(ConnectionLost);
+        }
+    }
+
+    fn access_log_entry(&self) -> AccessLogEntry {
+        let time = self.inner.site.wall_time();
+        self.read(|s| {
+            let head = &s.info.head;
+            let header = |name: &str| head.headers().get(name).map(<[u8]>::to_vec);
+            AccessLogEntry {
+                client: match &s.info.client {
+                    Address::Tcp(addr) => addr.ip().to_string(),
+                    _ => "-".to_string(),
+                },
+                time,
+                method: head.method().as_bytes().to_vec(),
+                uri: head.target().to_vec(),
+                protocol: head.version().as_str().as_bytes().to_vec(),
+                code: s.code.as_u16(),
+                length: (s.sent_length > 0).then_some(s.sent_length),
+                referrer: header("referer"),
+                agent: header("user-agent"),
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Request");
+        if let Ok(state) = self.inner.state.try_borrow() {
+            out.field("method", state.info.head.method())
+                .field("uri", &String::from_utf8_lossy(state.info.head.target()))
+                .field("code", &state.code)
+                .field("finished", &state.finished)
+                .field("disconnected", &state.disconnected);
+        }
+        out.finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,243 @@
+//! [`Site`]: the connection factory of a web server and what its requests
+//! share (Twisted's `twisted.web.server.Site`).
+//!
+//! Tested by: reactor_tests/web.rs
+
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use super::SERVER_VERSION;
+use super::access_log::{AccessLog, AccessLogEntry};
+use super::channel::Http1Channel;
+use super::request::Request;
+use super::resource::{Render, Resource, locate, render_checked};
+use crate::http::Headers;
+use crate::http::date::{DateCache, IMF_FIXDATE_LEN};
+use crate::http1;
+use crate::log::panic_message;
+use crate::time::Clock;
+use crate::transport::{Address, Factory, Protocol};
+
+/// How a [`Site`] serves requests.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    /// Error pages show what went wrong (a panic's message); off by default
+    /// (Twisted's `displayTracebacks`).
+    pub display_tracebacks: bool,
+    /// Header fields added to every response (`--add-header "Name: Value"`).
+    pub added_headers: Vec<(String, Vec<u8>)>,
+    /// The `Server` header; `None` sends none. Defaults to `torsion/<version>`.
+    pub server_header: Option<Vec<u8>>,
+    /// Limits and timeouts of HTTP/1.1 connections.
+    pub http1: http1::Config,
+    /// Largest request body kept for [`Request::content`]; larger gets 413.
+    pub max_body_size: usize,
+}
+
+impl Default for SiteConfig {
+    fn default() -> SiteConfig {
+        SiteConfig {
+            display_tracebacks: false,
+            added_headers: Vec::new(),
+            server_header: Some(SERVER_VERSION.as_bytes().to_vec()),
+            http1: http1::Config::default(),
+            max_body_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why an `--add-header` argument was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddedHeaderError {
+    /// No `:` between name and value.
+    MissingColon,
+    /// The name is empty or not a token.
+    InvalidName,
+    /// The value contains CR, LF or NUL.
+    InvalidValue,
+}
+
+impl fmt::Display for AddedHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingColon => "expected \"Name: Value\"",
+            Self::InvalidName => "the header name is not a valid token",
+            Self::InvalidValue => "the header value contains CR, LF or NUL",
+        })
+    }
+}
+
+impl std::error::Error for AddedHeaderError {}
+
+/// Parses an `--add-header` argument, `"Name: Value"`; both sides are trimmed.
+pub fn parse_added_header(text: &str) -> Result<(String, Vec<u8>), AddedHeaderError> {
+    let (name, value) = text.split_once(':').ok_or(AddedHeaderError::MissingColon)?;
+    let (name, value) = (name.trim(), value.trim());
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(AddedHeaderError::InvalidName);
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(AddedHeaderError::InvalidValue);
+    }
+    Ok((name.to_string(), value.as_bytes().to_vec()))
+}
+
+/// A web site: the root resource, shared settings, and the factory that
+/// serves each connection with an [`Http1Channel`]. Clones share one site.
+#[derive(Clone)]
+pub struct Site {
+    shared: Rc<SiteShared>,
+}
+
+/// What every request and channel of a site shares.
+pub(crate) struct SiteShared {
+    root: Rc<dyn Resource>,
+    config: SiteConfig,
+    clock: Clock,
+    date: RefCell<SharedDate>,
+    access_log: RefCell<Option<AccessLog>>,
+}
+
+/// The `Date` value, reformatted once per second; `generation` counts changes.
+struct SharedDate {
+    cache: DateCache,
+    generation: u64,
+}
+
+impl Site {
+    /// A site serving `root` with the default configuration; `clock` is the
+    /// reactor's (timeouts, `Date`, log times).
+    pub fn new(clock: Clock, root: Rc<dyn Resource>) -> Site {
+        Site::with_config(clock, root, SiteConfig::default())
+    }
+
+    /// A site serving `root` with `config`.
+    pub fn with_config(clock: Clock, root: Rc<dyn Resource>, config: SiteConfig) -> Site {
+        let shared = SiteShared {
+            root,
+            config,
+            clock,
+            date: RefCell::new(SharedDate {
+                cache: DateCache::new(),
+                generation: 0,
+            }),
+            access_log: RefCell::new(None),
+        };
+        Site {
+            shared: Rc::new(shared),
+        }
+    }
+
+    /// Sends a line per finished response to `log` (`None` turns logging off).
+    pub fn set_access_log(&self, log: Option<AccessLog>) {
+        *self.shared.access_log.borrow_mut() = log;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SiteConfig {
+        &self.shared.config
+    }
+
+    /// The root resource.
+    pub fn root(&self) -> Rc<dyn Resource> {
+        self.shared.root.clone()
+    }
+
+    pub(crate) fn shared(&self) -> &Rc<SiteShared> {
+        &self.shared
+    }
+}
+
+impl Factory for Site {
+    fn build_protocol(&mut self, _peer: &Address) -> Option<Box<dyn Protocol>> {
+        Some(Box::new(Http1Channel::new(self.shared.clone())))
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Site")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SiteShared {
+    pub(crate) fn config(&self) -> &SiteConfig {
+        &self.config
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn wall_time(&self) -> SystemTime {
+        self.clock.wall_time()
+    }
+
+    /// `Server` and the added headers, which every response starts with.
+    pub(crate) fn initial_response_headers(&self) -> Headers {
+        let mut headers = Headers::new();
+        if let Some(server) = &self.config.server_header {
+            headers.set("Server", server);
+        }
+        for (name, value) in &self.config.added_headers {
+            headers.append(name, value);
+        }
+        headers
+    }
+
+    /// The current `Date` value if it changed since generation `seen`
+    /// (which is then updated).
+    pub(crate) fn date_if_changed(&self, seen: &mut u64) -> Option<[u8; IMF_FIXDATE_LEN]> {
+        let mut date = self.date.borrow_mut();
+        if date.cache.update(self.clock.wall_time()) || date.generation == 0 {
+            date.generation += 1;
+        }
+        if *seen == date.generation {
+            return None;
+        }
+        *seen = date.generation;
+        let mut text = [0; IMF_FIXDATE_LEN];
+        text.copy_from_slice(date.cache.as_bytes());
+        Some(text)
+    }
+
+    pub(crate) fn logs_access(&self) -> bool {
+        self.access_log.borrow().is_some()
+    }
+
+    pub(crate) fn log_access(&self, entry: &AccessLogEntry) {
+        if let Some(log) = self.access_log.borrow_mut().as_mut() {
+            log.record(entry);
+        }
+    }
+}
+
+/// Finds the resource for `request` and renders it; a panic becomes a 500
+/// (with detail only when `display_tracebacks` is on) and an error report.
+pub(crate) fn process(request: &Request) {
+    let root = request.site().root.clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let resource = locate(root, request);
+        render_checked(&*resource, request)
+    }));
+    match outcome {
+        Ok(Render::Body(body)) => request.finish_with_body(body),
+        Ok(Render::NotDoneYet) => {}
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            crate::log::error(format_args!(
+                "rendering {} {} panicked: {message}",
+                String::from_utf8_lossy(request.method().as_bytes()),
+                String::from_utf8_lossy(&request.uri()),
+            ));
+            request.processing_failed(message);
+        }
+    }
+}
