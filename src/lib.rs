@@ -1,6 +1,7 @@
 //! torsion: Twisted's reactor and Twisted Web's server and WSGI container, rebuilt in Rust.
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod defer;
 pub mod endpoints;
 pub mod http;

@@ -105,34 +105,61 @@ impl fmt::Display for LogTime {
 }
 
 /// Where access-log lines go.
+///
+/// Lines written with [`record`](Self::record) reach the sink at once; a log made by
+/// [`open`](Self::open) buffers them (up to 64 KiB) until [`flush`](Self::flush), so a busy
+/// server does not pay a system call per request.
 pub struct AccessLog {
     sink: Box<dyn Write>,
+    buffered: bool,
 }
 
+/// The most an opened access log buffers before writing.
+const ACCESS_LOG_BUFFER: usize = 64 * 1024;
+
 impl AccessLog {
-    /// Writes lines to `sink`, one `write_all` per line.
+    /// Writes lines to `sink`, one `write_all` and flush per line.
     pub fn to_writer(sink: Box<dyn Write>) -> AccessLog {
-        AccessLog { sink }
+        AccessLog {
+            sink,
+            buffered: false,
+        }
     }
 
-    /// Appends to the file at `path`, or writes to standard output for `-`.
+    /// Appends to the file at `path`, or writes to standard output for `-`; lines are buffered
+    /// until [`flush`](Self::flush) or until the buffer fills.
     pub fn open(path: &Path) -> io::Result<AccessLog> {
-        if path == Path::new("-") {
-            return Ok(AccessLog::to_writer(Box::new(io::stdout())));
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AccessLog::to_writer(Box::new(file)))
+        let sink: Box<dyn Write> = if path == Path::new("-") {
+            Box::new(io::BufWriter::with_capacity(
+                ACCESS_LOG_BUFFER,
+                io::stdout(),
+            ))
+        } else {
+            let file = OpenOptions::new().create(true).append(true).open(path)?;
+            Box::new(io::BufWriter::with_capacity(ACCESS_LOG_BUFFER, file))
+        };
+        Ok(AccessLog {
+            sink,
+            buffered: true,
+        })
     }
 
     /// Writes `entry` as one line; a failing sink is reported, not fatal.
     pub fn record(&mut self, entry: &AccessLogEntry) {
         let mut line = combined_log_line(entry);
         line.push('\n');
-        let written = self
-            .sink
-            .write_all(line.as_bytes())
-            .and_then(|()| self.sink.flush());
+        let mut written = self.sink.write_all(line.as_bytes());
+        if !self.buffered {
+            written = written.and_then(|()| self.sink.flush());
+        }
         if let Err(error) = written {
+            crate::log::error(format_args!("cannot write the access log: {error}"));
+        }
+    }
+
+    /// Writes out buffered lines.
+    pub fn flush(&mut self) {
+        if let Err(error) = self.sink.flush() {
             crate::log::error(format_args!("cannot write the access log: {error}"));
         }
     }

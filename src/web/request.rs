@@ -124,6 +124,8 @@ struct State {
     content: Vec<u8>,
     code: StatusCode,
     response_headers: Headers,
+    /// A reason phrase other than the status code's canonical one.
+    reason: Option<Vec<u8>>,
     started: bool,
     finished: bool,
     disconnected: bool,
@@ -136,6 +138,7 @@ impl State {
     /// The response head for the first write; adds the default content type.
     fn response_head(&self) -> ResponseHead {
         let mut head = ResponseHead::new(self.code);
+        head.reason = self.reason.clone();
         head.headers = self.response_headers.clone();
         if !self.code.forbids_body() && !head.headers.contains("Content-Type") {
             head.headers.set("Content-Type", "text/html");
@@ -185,6 +188,7 @@ impl Request {
             content: Vec::new(),
             code: StatusCode::OK,
             response_headers,
+            reason: None,
             started: false,
             finished: false,
             disconnected: false,
@@ -282,6 +286,15 @@ impl Request {
     /// Sets the response status; ignored once the head was sent.
     pub fn set_response_code(&self, code: StatusCode) {
         self.update(|s| s.code = code);
+    }
+
+    /// Sets the response status with its own reason phrase (Twisted's
+    /// `setResponseCode(code, message)`); ignored once the head was sent.
+    pub fn set_response_code_with_message(&self, code: StatusCode, message: &[u8]) {
+        self.update(|s| {
+            s.code = code;
+            s.reason = Some(message.to_vec());
+        });
     }
 
     /// The response status.

@@ -138,6 +138,13 @@ impl Site {
         *self.shared.access_log.borrow_mut() = log;
     }
 
+    /// Writes out access-log lines still buffered (call it periodically and at shutdown).
+    pub fn flush_access_log(&self) {
+        if let Some(log) = self.shared.access_log.borrow_mut().as_mut() {
+            log.flush();
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &SiteConfig {
         &self.shared.config

@@ -24,12 +24,14 @@ mod environ;
 mod input;
 mod load;
 mod pool;
+mod resource;
 mod respond;
 
 pub use control::{DEFAULT_OUTPUT_CREDIT, RequestControl};
 pub use embed::InterpreterError;
 pub use load::{LoadError, WsgiApp};
 pub use pool::WorkerPool;
+pub use resource::WsgiResource;
 
 /// Starts the embedded interpreter (once per process; [`WsgiApp::load`] does it too), with the
 /// Python selection described in docs/python.md. The GIL is free afterwards.

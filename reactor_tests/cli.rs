@@ -1,0 +1,444 @@
+//! `torsion web --wsgi`: the real binary serving real WSGI applications on 127.0.0.1, talked to
+//! with raw sockets and curl.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const APPS: &str = r#"
+import sys
+
+def hello(environ, start_response):
+    body = b"Hello, world!\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+def echo(environ, start_response):
+    start_response("201 Made It", [("Content-Type", "text/plain"), ("Server", "app"), ("X-App", "yes")])
+    yield b"method=" + environ["REQUEST_METHOD"].encode() + b"\n"
+    yield b"script=" + environ["SCRIPT_NAME"].encode("latin-1") + b"\n"
+    yield b"path=" + environ["PATH_INFO"].encode("latin-1") + b"\n"
+    yield b"query=" + environ["QUERY_STRING"].encode("latin-1") + b"\n"
+    yield b"type=" + environ["CONTENT_TYPE"].encode() + b"\n"
+    yield b"http_content=" + str(sorted(k for k in environ if k.startswith("HTTP_CONTENT"))).encode() + b"\n"
+    yield b"remote_port=" + str("REMOTE_PORT" in environ).encode() + b"\n"
+    yield b"body=" + environ["wsgi.input"].read()
+
+def fails_early(environ, start_response):
+    raise RuntimeError("deliberate failure before output")
+
+def fails_late(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"first part\n"
+    raise RuntimeError("deliberate failure after output")
+
+def never_starts(environ, start_response):
+    return [b"no start_response"]
+
+def validated_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"validated\n"]
+
+from wsgiref.validate import validator
+validated = validator(validated_app)
+
+not_callable = 42
+"#;
+
+/// A temporary directory holding the test applications, removed on drop.
+struct AppDir(PathBuf);
+
+impl AppDir {
+    fn new() -> Self {
+        let unique = format!(
+            "torsion-cli-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], "");
+        let dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("apps.py"), APPS).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for AppDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn torsion(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_torsion"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("VIRTUAL_ENV");
+    command
+}
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    address: String,
+    stderr: BufReader<std::process::ChildStderr>,
+    _dir: AppDir,
+}
+
+impl Server {
+    fn start(app: &str, extra: &[&str]) -> Self {
+        let dir = AppDir::new();
+        let mut args = vec![
+            "web",
+            "--wsgi",
+            app,
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = torsion(&dir.0, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let address = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        assert!(line.contains("serving"), "unexpected first line: {line:?}");
+        Self {
+            child,
+            address,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// Sends `request` on a new connection and reads until the server closes it.
+    fn exchange(&self, request: &str) -> (String, bool) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        let clean = stream.read_to_end(&mut response).is_ok();
+        (String::from_utf8_lossy(&response).into_owned(), clean)
+    }
+
+    fn get(&self, path: &str) -> String {
+        self.exchange(&format!(
+            "GET {path} HTTP/1.1\r\nHost: example.org:8080\r\nConnection: close\r\n\r\n"
+        ))
+        .0
+    }
+
+    /// Stops the server with `signal` and returns its exit status and remaining stderr.
+    fn stop(mut self, signal: &str) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        (status, rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `torsion` to completion and returns (success, stderr).
+fn run_to_end(args: &[&str]) -> (bool, String) {
+    let dir = AppDir::new();
+    let output = torsion(&dir.0, args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A hello-world application is served with its own headers plus Date and Server.
+#[test]
+fn serves_hello_world() {
+    let server = Server::start("apps.hello", &[]);
+    let response = server.get("/");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("Content-Length: 14\r\n"));
+    assert!(response.contains("Date: ") && response.contains("Server: torsion/"));
+    assert!(response.ends_with("\r\n\r\nHello, world!\n"));
+}
+
+/// The module:attribute form of the application name works too.
+#[test]
+fn accepts_module_colon_attribute() {
+    let server = Server::start("apps:hello", &[]);
+    assert!(server.get("/").ends_with("Hello, world!\n"));
+}
+
+/// The environ carries the decoded path, the raw query, the body, and no HTTP_CONTENT_* keys.
+#[test]
+fn environ_reaches_the_application() {
+    let server = Server::start("apps.echo", &[]);
+    let (response, _) = server.exchange(
+        "POST /a/b%20c?x=%2F&y HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\
+         Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert!(
+        response.starts_with("HTTP/1.1 201 Made It\r\n"),
+        "{response}"
+    );
+    for line in [
+        "method=POST\n",
+        "script=\n",
+        "path=/a/b c\n",
+        "query=x=%2F&y\n",
+        "type=text/plain\n",
+        "http_content=[]\n",
+        "remote_port=True\n",
+        "body=hello",
+    ] {
+        assert!(response.contains(line), "missing {line:?} in {response}");
+    }
+}
+
+/// The application's Server header is replaced by the server's own, as Twisted does.
+#[test]
+fn application_server_header_is_replaced() {
+    let server = Server::start("apps.echo", &[]);
+    let response = server.get("/");
+    assert!(response.contains("Server: torsion/"), "{response}");
+    assert!(!response.contains("Server: app"), "{response}");
+    assert!(response.contains("X-App: yes"));
+}
+
+/// HEAD gets the GET headers and no body.
+#[test]
+fn head_has_no_body() {
+    let server = Server::start("apps.hello", &[]);
+    let (response, _) = server.exchange("HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(response.contains("Content-Length: 14\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\n"), "{response}");
+}
+
+/// An exception before any output is a 500, with the traceback in the server's log.
+#[test]
+fn failure_before_output_is_a_500() {
+    let server = Server::start("apps.fails_early", &[]);
+    let response = server.get("/");
+    assert!(response.starts_with("HTTP/1.1 500 "), "{response}");
+    assert!(
+        !response.contains("deliberate"),
+        "details leak without --display-tracebacks"
+    );
+    let (_, log) = server.stop("-TERM");
+    assert!(log.contains("deliberate failure before output"), "{log}");
+}
+
+/// With --display-tracebacks the 500 page shows the error.
+#[test]
+fn display_tracebacks_shows_the_error() {
+    let server = Server::start("apps.fails_early", &["--display-tracebacks"]);
+    let response = server.get("/");
+    assert!(
+        response.contains("deliberate failure before output"),
+        "{response}"
+    );
+}
+
+/// An exception after output cuts the connection: the chunked body is never terminated.
+#[test]
+fn failure_after_output_aborts_the_response() {
+    let server = Server::start("apps.fails_late", &[]);
+    let response = server.get("/");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("first part"));
+    assert!(
+        !response.ends_with("0\r\n\r\n"),
+        "the body must not look complete: {response}"
+    );
+}
+
+/// An application that never calls start_response gets a 500, not a hang.
+#[test]
+fn never_calling_start_response_is_a_500() {
+    let server = Server::start("apps.never_starts", &[]);
+    assert!(server.get("/").starts_with("HTTP/1.1 500 "));
+}
+
+/// An application wrapped in wsgiref's validator runs cleanly.
+#[test]
+fn validated_application_runs() {
+    let server = Server::start("apps.validated", &[]);
+    let response = server.get("/x");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("validated\n"), "{response}");
+    assert!(
+        response.ends_with("0\r\n\r\n"),
+        "the chunked body ends properly: {response}"
+    );
+}
+
+/// Two requests on one kept-alive connection are both answered.
+#[test]
+fn keep_alive_serves_several_requests() {
+    let server = Server::start("apps.hello", &[]);
+    let (response, _) = server.exchange(
+        "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(response.matches("Hello, world!").count(), 2, "{response}");
+}
+
+/// The access log gets one combined-format line per response, written to --logfile.
+#[test]
+fn access_log_goes_to_logfile() {
+    let log = std::env::temp_dir().join(format!("torsion-access-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let server = Server::start("apps.hello", &["--logfile", log.to_str().unwrap()]);
+    server.get("/logged?q=1");
+    let (status, _) = server.stop("-TERM");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("\"GET /logged?q=1 HTTP/1.1\" 200 14 \"-\" \"-\""),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&log);
+}
+
+/// --add-header adds the header to every response.
+#[test]
+fn add_header_is_sent() {
+    let server = Server::start("apps.hello", &["--add-header", "X-Frame-Options: DENY"]);
+    assert!(server.get("/").contains("X-Frame-Options: DENY\r\n"));
+}
+
+/// SIGTERM and SIGINT shut the server down cleanly with exit status 0.
+#[test]
+fn signals_shut_down_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let server = Server::start("apps.hello", &[]);
+        server.get("/");
+        let (status, _) = server.stop(signal);
+        assert!(status.success(), "{signal}: {status}");
+    }
+}
+
+/// A UNIX-socket listener serves requests (Twisted #5406), through curl.
+#[test]
+fn serves_over_a_unix_socket() {
+    let dir = AppDir::new();
+    let socket = dir.0.join("web.sock");
+    let endpoint = format!("unix:{}", socket.display());
+    let mut child = torsion(
+        &dir.0,
+        &["web", "--wsgi", "apps.echo", "--listen", &endpoint],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "http://localhost/over/unix",
+        ])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = String::from_utf8_lossy(&output.stdout);
+    assert!(body.contains("path=/over/unix"), "{body}");
+    assert!(body.contains("remote_port=False"), "{body}");
+}
+
+/// A missing module is a one-line error naming the fix, and a non-zero exit.
+#[test]
+fn missing_module_is_a_one_line_error() {
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "nosuchmodule.app"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("nosuchmodule"), "{stderr}");
+}
+
+/// A missing attribute is a one-line error naming it.
+#[test]
+fn missing_attribute_is_a_one_line_error() {
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.nothing_here"]);
+    assert!(!ok);
+    assert!(stderr.contains("nothing_here"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// An attribute that is not callable is refused.
+#[test]
+fn not_callable_is_refused() {
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.not_callable"]);
+    assert!(!ok);
+    assert!(stderr.contains("not callable"), "{stderr}");
+}
+
+/// A malformed endpoint string is refused before anything starts, naming the bad field.
+#[test]
+fn bad_endpoint_is_refused() {
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--listen", "tcp:80x"]);
+    assert!(!ok);
+    assert!(stderr.contains("port \"80x\""), "{stderr}");
+}
+
+/// A port already in use is a one-line error and a non-zero exit.
+#[test]
+fn port_in_use_is_a_one_line_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let endpoint = format!("tcp:{port}:interface=127.0.0.1");
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--listen", &endpoint]);
+    assert!(!ok);
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// Without --wsgi there is nothing to serve, and the error says what to add.
+#[test]
+fn missing_application_is_explained() {
+    let (ok, stderr) = run_to_end(&["web"]);
+    assert!(!ok);
+    assert!(stderr.contains("--wsgi"), "{stderr}");
+}
+
+/// --help lists every option with its default.
+#[test]
+fn help_lists_every_option() {
+    let dir = AppDir::new();
+    let output = torsion(&dir.0, &["web", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--listen",
+        "--wsgi",
+        "--threads",
+        "[default: 8]",
+        "--logfile",
+        "[default: -]",
+        "--display-tracebacks",
+        "--add-header",
+        "[default: tcp:8080]",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+}

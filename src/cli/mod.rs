@@ -1,0 +1,175 @@
+//! The `torsion` command line: `torsion web --wsgi pkg.module.app` serves a WSGI application,
+//! with Twisted's `twist web` option names where they exist.
+//!
+//! Every failure to start (a bad endpoint string, a port in use, an application that does not
+//! import) is one line on standard error naming what to fix, and a non-zero exit.
+//!
+//! Tested by: reactor_tests/cli.rs
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::endpoints::{ServerEndpoint, listen, parse_server};
+use crate::reactor::{Phase, Reactor};
+use crate::time::LoopingCall;
+use crate::web::{AccessLog, Site, SiteConfig, parse_added_header};
+use crate::wsgi::{WsgiApp, WsgiResource};
+
+/// How long a graceful shutdown waits for requests still with the application.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often the access log is written out.
+const ACCESS_LOG_FLUSH: Duration = Duration::from_millis(500);
+
+/// Twisted Web's WSGI container, rebuilt in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "torsion", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a WSGI application over HTTP (as `twist web --wsgi`).
+    Web(WebOptions),
+}
+
+/// Options of `torsion web`.
+#[derive(Debug, Args)]
+pub struct WebOptions {
+    /// Where to listen, as an endpoint string (tcp:8080, tcp:8080:interface=127.0.0.1,
+    /// tcp6:8080, unix:/run/app.sock:mode=660, systemd:domain=INET:index=0). Repeatable.
+    /// [default: tcp:8080]
+    #[arg(long = "listen", value_name = "ENDPOINT", value_parser = parse_endpoint)]
+    listen: Vec<ServerEndpoint>,
+
+    /// The WSGI application: a dotted name (mysite.wsgi.application) or module:attribute
+    /// (app:app). The current directory is importable; an activated virtualenv is used.
+    #[arg(long, value_name = "APP")]
+    wsgi: Option<String>,
+
+    /// Worker threads running the application.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: u16,
+
+    /// Access log in combined log format: a file path, or - for standard output.
+    #[arg(short = 'l', long, value_name = "PATH", default_value = "-")]
+    logfile: PathBuf,
+
+    /// Do not write an access log.
+    #[arg(long, conflicts_with = "logfile")]
+    no_access_log: bool,
+
+    /// Show error details (tracebacks) in 500 pages; keep off in production.
+    #[arg(long)]
+    display_tracebacks: bool,
+
+    /// Add a header to every response: "Name: Value". Repeatable.
+    #[arg(long = "add-header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    add_header: Vec<(String, Vec<u8>)>,
+}
+
+fn parse_endpoint(text: &str) -> Result<ServerEndpoint, String> {
+    parse_server(text).map_err(|error| error.to_string())
+}
+
+fn parse_header(text: &str) -> Result<(String, Vec<u8>), String> {
+    parse_added_header(text).map_err(|error| error.to_string())
+}
+
+/// Runs the command line; returns the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Web(options) => match serve(options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("torsion: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(options: WebOptions) -> Result<(), String> {
+    let Some(spec) = options.wsgi.as_deref() else {
+        return Err("nothing to serve: give an application with --wsgi pkg.module.app".into());
+    };
+    let reactor = Reactor::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
+    let app = WsgiApp::load(spec).map_err(|error| error.to_string())?;
+    let resource = WsgiResource::new();
+    let config = SiteConfig {
+        display_tracebacks: options.display_tracebacks,
+        added_headers: options.add_header.clone(),
+        ..SiteConfig::default()
+    };
+    let site = Site::with_config(reactor.clock().clone(), Rc::new(resource.clone()), config);
+    if !options.no_access_log {
+        let log = AccessLog::open(&options.logfile).map_err(|error| {
+            format!(
+                "cannot open the access log {}: {error}",
+                options.logfile.display()
+            )
+        })?;
+        site.set_access_log(Some(log));
+        let flusher = site.clone();
+        let flushing = LoopingCall::new(reactor.clock(), move || flusher.flush_access_log());
+        let _ = flushing.start(ACCESS_LOG_FLUSH, false);
+        let last = site.clone();
+        reactor.add_system_event_trigger(Phase::After, "shutdown", move || {
+            flushing.stop().ok();
+            last.flush_access_log();
+        });
+    }
+    let endpoints = if options.listen.is_empty() {
+        vec![parse_endpoint("tcp:8080")?]
+    } else {
+        options.listen.clone()
+    };
+    let mut ports = Vec::new();
+    for endpoint in &endpoints {
+        let port = listen(&reactor, endpoint, site.clone()).map_err(|error| error.to_string())?;
+        eprintln!("torsion: serving {spec} on {}", port.address());
+        ports.push(port);
+    }
+    start_workers(&reactor, &resource, app, options.threads);
+    stop_gracefully(&reactor, &resource, ports);
+    reactor.run().map_err(|error| error.to_string())
+}
+
+/// Starts the worker pool once the reactor runs (after any fork, never before).
+fn start_workers(reactor: &Reactor, resource: &WsgiResource, app: WsgiApp, threads: u16) {
+    let (starter, resource) = (reactor.clone(), resource.clone());
+    reactor.call_when_running(move || {
+        if let Err(error) = resource.start(&starter, &app, usize::from(threads)) {
+            eprintln!("torsion: cannot start the worker threads: {error}");
+            let _ = starter.stop();
+        }
+    });
+}
+
+/// On shutdown: stop accepting, let requests in flight finish (up to a grace period), then
+/// stop the workers.
+fn stop_gracefully(reactor: &Reactor, resource: &WsgiResource, ports: Vec<crate::transport::Port>) {
+    let (clock, draining) = (reactor.clock().clone(), resource.clone());
+    reactor.add_system_event_trigger(Phase::Before, "shutdown", move || {
+        for port in &ports {
+            port.stop_listening();
+        }
+        draining
+            .wait_for_idle()
+            .add_timeout(SHUTDOWN_GRACE, &clock)
+            .add_both(|_| Ok(()))
+    });
+    let stopping = resource.clone();
+    reactor.add_system_event_trigger(Phase::After, "shutdown", move || {
+        let busy = stopping.stop(Duration::from_secs(1));
+        if busy > 0 {
+            eprintln!("torsion: {busy} worker(s) were still running the application at exit");
+        }
+    });
+}

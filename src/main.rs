@@ -1,0 +1,5 @@
+//! The `torsion` command.
+
+fn main() -> std::process::ExitCode {
+    torsion::cli::main()
+}

@@ -1,0 +1,351 @@
+//! [`WsgiResource`]: a WSGI application as a leaf of the web layer's resource tree (Twisted's
+//! `WSGIResource`).
+//!
+//! Rendering turns the [`Request`] into a [`WsgiRequest`], hands it to the worker pool and
+//! answers `NotDoneYet`; the pool's events come back on the reactor thread and are written to
+//! the request. Back-pressure runs end to end: each request registers a push producer with its
+//! transport, and output credit is acknowledged to the worker only while the transport is not
+//! paused, so a worker producing faster than the client reads blocks (with the GIL released)
+//! instead of filling memory. A client that disconnects is told to the worker, which stops
+//! iterating and calls `close()`.
+//!
+//! Tested by: reactor_tests/wsgi_http.rs
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    DEFAULT_OUTPUT_CREDIT, RequestBody, RequestControl, RequestId, ResponseHead, UrlScheme,
+    WorkerPool, WsgiApp, WsgiEvent, WsgiRequest,
+};
+use crate::defer::Deferred;
+use crate::http::{Method, StatusCode, Version};
+use crate::log;
+use crate::reactor::Reactor;
+use crate::transport::{Address, Producer};
+use crate::web::{Render, Request, Resource};
+
+/// Acknowledges output to the worker while the transport takes it (a push producer).
+struct Flow {
+    control: Arc<RequestControl>,
+    paused: Cell<bool>,
+    unacknowledged: Cell<usize>,
+}
+
+impl Flow {
+    fn wrote(&self, bytes: usize) {
+        if self.paused.get() {
+            self.unacknowledged.set(self.unacknowledged.get() + bytes);
+        } else {
+            self.control.acknowledge(bytes);
+        }
+    }
+}
+
+impl Producer for Flow {
+    fn resume_producing(&self) {
+        self.paused.set(false);
+        let owed = self.unacknowledged.replace(0);
+        if owed > 0 {
+            self.control.acknowledge(owed);
+        }
+    }
+
+    fn pause_producing(&self) {
+        self.paused.set(true);
+    }
+
+    fn stop_producing(&self) {
+        self.control.disconnect();
+    }
+}
+
+struct Pending {
+    request: Request,
+    flow: Rc<Flow>,
+}
+
+/// The reactor side of the bridge: the pool, and the requests waiting for it.
+struct Bridge {
+    pool: RefCell<Option<WorkerPool>>,
+    pending: RefCell<HashMap<RequestId, Pending>>,
+    next_id: Cell<RequestId>,
+    credit: usize,
+    /// Fired when the last pending request ends, for a graceful shutdown.
+    drained: RefCell<Vec<Deferred<()>>>,
+}
+
+/// A WSGI application served under a path of the resource tree.
+#[derive(Clone)]
+pub struct WsgiResource {
+    bridge: Rc<Bridge>,
+}
+
+impl WsgiResource {
+    /// A resource for an application whose pool is started later with [`start`](Self::start).
+    pub fn new() -> Self {
+        Self {
+            bridge: Rc::new(Bridge {
+                pool: RefCell::new(None),
+                pending: RefCell::new(HashMap::new()),
+                next_id: Cell::new(1),
+                credit: DEFAULT_OUTPUT_CREDIT,
+                drained: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Starts `threads` workers running `app`, with their events delivered on `reactor`'s
+    /// thread. Call it once the reactor runs (`call_when_running`), never before a fork.
+    pub fn start(&self, reactor: &Reactor, app: &WsgiApp, threads: usize) -> io::Result<()> {
+        let bridge = self.bridge.clone();
+        let events = reactor.thread_channel(move |event: WsgiEvent| bridge.handle(event));
+        let pool = WorkerPool::start(app, threads, events)?;
+        *self.bridge.pool.borrow_mut() = Some(pool);
+        Ok(())
+    }
+
+    /// How many requests are with the application.
+    pub fn in_flight(&self) -> usize {
+        self.bridge.pending.borrow().len()
+    }
+
+    /// A Deferred that fires once no request is with the application.
+    pub fn wait_for_idle(&self) -> Deferred<()> {
+        if self.in_flight() == 0 {
+            return Deferred::succeeded(());
+        }
+        let waiter = Deferred::new();
+        self.bridge.drained.borrow_mut().push(waiter.clone());
+        waiter
+    }
+
+    /// Stops the workers, giving requests still running `grace` to end; returns how many
+    /// workers were still busy.
+    pub fn stop(&self, grace: Duration) -> usize {
+        let pool = self.bridge.pool.borrow_mut().take();
+        pool.map_or(0, |mut pool| pool.shutdown(grace))
+    }
+}
+
+impl std::fmt::Debug for WsgiResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiResource")
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl Default for WsgiResource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Resource for WsgiResource {
+    fn is_leaf(&self) -> bool {
+        true
+    }
+
+    fn allowed_methods(&self) -> &[Method] {
+        &[]
+    }
+
+    fn render(&self, request: &Request) -> Render {
+        self.bridge.submit(request);
+        Render::NotDoneYet
+    }
+}
+
+impl Bridge {
+    fn submit(self: &Rc<Self>, request: &Request) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let control = RequestControl::new(self.credit);
+        let wsgi_request = build_request(id, request, control.clone());
+        let flow = Rc::new(Flow {
+            control: control.clone(),
+            paused: Cell::new(false),
+            unacknowledged: Cell::new(0),
+        });
+        let submitted = match self.pool.borrow().as_ref() {
+            Some(pool) => pool.submit(wsgi_request).is_ok(),
+            None => false,
+        };
+        if !submitted {
+            request.respond_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                "The server is shutting down.",
+            );
+            return;
+        }
+        request
+            .notify_finish()
+            .add_errback(move |failure| {
+                control.disconnect();
+                Err(failure)
+            })
+            .add_errback(|_| Ok(()));
+        let pending = Pending {
+            request: request.clone(),
+            flow,
+        };
+        self.pending.borrow_mut().insert(id, pending);
+    }
+
+    fn handle(&self, event: WsgiEvent) {
+        let id = event.id();
+        let terminal = event.is_terminal();
+        let found = {
+            let pending = self.pending.borrow();
+            pending
+                .get(&id)
+                .map(|p| (p.request.clone(), p.flow.clone()))
+        };
+        if let Some((request, flow)) = found {
+            respond(&request, &flow, event);
+        }
+        if terminal {
+            self.pending.borrow_mut().remove(&id);
+            if self.pending.borrow().is_empty() {
+                let waiters = std::mem::take(&mut *self.drained.borrow_mut());
+                for waiter in waiters {
+                    let _ = waiter.callback(());
+                }
+            }
+        }
+    }
+}
+
+/// Writes one event of the application's response to the request.
+fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
+    match event {
+        WsgiEvent::Start { head, .. } => {
+            apply_head(request, &head);
+            let producer: Rc<dyn Producer> = flow.clone();
+            request.register_producer(producer, true);
+            request.write(&[]);
+        }
+        WsgiEvent::Body { chunk, .. } => {
+            request.write(&chunk);
+            flow.wrote(chunk.len());
+        }
+        WsgiEvent::Complete { head, body, .. } => {
+            apply_head(request, &head);
+            if request.response_header("Content-Length").is_none() {
+                request.set_header("Content-Length", body.len().to_string());
+            }
+            request.write(&body);
+            request.finish();
+        }
+        WsgiEvent::Finished { .. } => request.finish(),
+        WsgiEvent::Failed {
+            message, traceback, ..
+        } => {
+            log::error(format_args!(
+                "WSGI application error: {message}\n{traceback}"
+            ));
+            let detail = if traceback.is_empty() {
+                message
+            } else {
+                format!("{message}\n\n{traceback}")
+            };
+            request.processing_failed(&detail);
+        }
+    }
+}
+
+/// Sets the status and headers the application chose; `Server` and `Date` stay the server's.
+fn apply_head(request: &Request, head: &ResponseHead) {
+    let code = StatusCode::from_u16(head.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = head.status_line.get(4..).unwrap_or_default();
+    request.set_response_code_with_message(code, reason);
+    for (name, value) in &head.headers {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("server") || name.eq_ignore_ascii_case("date") {
+            continue;
+        }
+        request.add_header(name, value);
+    }
+}
+
+/// The WSGI view of a request: SCRIPT_NAME from the path consumed so far, PATH_INFO from the
+/// rest (both percent-decoded, as Twisted does).
+fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>) -> WsgiRequest {
+    let uri = request.uri();
+    let query_string = match memchr::memchr(b'?', &uri) {
+        Some(at) => uri[at + 1..].to_vec(),
+        None => Vec::new(),
+    };
+    let host = request.host_address();
+    let client = request.client_address();
+    let headers = request.request_headers();
+    WsgiRequest {
+        id,
+        method: request.method().as_bytes().to_vec(),
+        script_name: joined_path(&request.prepath()),
+        path_info: joined_path(&request.postpath()),
+        query_string,
+        server_name: server_name(headers.get("host"), &host),
+        server_port: host.tcp().map_or(0, |addr| addr.port()),
+        server_protocol: protocol_name(request.version()).to_owned(),
+        remote_addr: client
+            .tcp()
+            .map_or_else(String::new, |a| a.ip().to_string()),
+        remote_port: client.tcp().map(|a| a.port()),
+        url_scheme: if request.is_secure() {
+            UrlScheme::Https
+        } else {
+            UrlScheme::Http
+        },
+        headers: headers
+            .iter()
+            .map(|(name, value)| (name.to_vec(), value.to_vec()))
+            .collect(),
+        body: RequestBody::Memory(request.content()),
+        control,
+    }
+}
+
+/// `""` for no segments, otherwise `/` before each segment.
+fn joined_path(segments: &[Vec<u8>]) -> Vec<u8> {
+    let mut path = Vec::new();
+    for segment in segments {
+        path.push(b'/');
+        path.extend_from_slice(segment);
+    }
+    path
+}
+
+/// The Host header without its port (and an IPv6 literal without brackets), else our address.
+fn server_name(host_header: Option<&[u8]>, host: &Address) -> String {
+    if let Some(value) = host_header.and_then(|v| std::str::from_utf8(v).ok()) {
+        let name = match value.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(rest),
+            None => value.rsplit_once(':').map_or(value, |(name, _)| name),
+        };
+        if !name.is_empty() {
+            return name.to_owned();
+        }
+    }
+    match host {
+        Address::Tcp(addr) => addr.ip().to_string(),
+        Address::Unix(Some(path)) => path.display().to_string(),
+        Address::Unix(None) => "localhost".to_owned(),
+    }
+}
+
+fn protocol_name(version: Version) -> &'static str {
+    match version {
+        Version::Http10 => "HTTP/1.0",
+        Version::Http2 => "HTTP/2",
+        _ => "HTTP/1.1",
+    }
+}
