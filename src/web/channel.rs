@@ -302,12 +302,25 @@ impl Channel {
         id: RequestId,
         run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
     ) {
+        self.command_dated(id, false, run);
+    }
+
+    /// [`command`](Self::command), first bringing the `Date` value up to
+    /// date when `starts_response`.
+    fn command_dated(
+        self: &Rc<Self>,
+        id: RequestId,
+        starts_response: bool,
+        run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
+    ) {
         let (result, pending) = {
             let mut state = self.state.borrow_mut();
             if state.closing && state.transport.is_none() {
                 return;
             }
-            self.refresh_date(&mut state);
+            if starts_response {
+                self.refresh_date(&mut state);
+            }
             let result = run(&mut state.conn);
             (result, state.conn.pending_output())
         };
@@ -365,7 +378,7 @@ impl Http1Sink {
 impl ResponseSink for Http1Sink {
     fn send_head(&self, head: ResponseHead) {
         let id = self.id;
-        self.with_channel(|ch| ch.command(id, |conn| conn.send_response(id, head)));
+        self.with_channel(|ch| ch.command_dated(id, true, |conn| conn.send_response(id, head)));
     }
 
     fn send_body(&self, data: &[u8]) {
