@@ -5,7 +5,8 @@
 //! Every input (bytes, end of stream, an expired deadline) and every
 //! command from a request ends in one *pump*: drain the connection's events
 //! (dispatching each with no borrow held, so resources may call back in),
-//! write everything it produced in one transport write, re-arm the single
+//! write everything it produced in one transport write, tell the connection
+//! the current time (so timers started by commands count from now), re-arm the single
 //! per-connection timer, pause or resume reading, and close once the
 //! connection says so. A command issued while a pump is running (a
 //! resource answering from inside `render`) only mutates the connection;
@@ -159,15 +160,29 @@ impl Channel {
             return;
         }
         let _guard = PumpGuard(&self.pumping);
+        let mut next = None;
         loop {
-            while let Some(event) = self.next_event() {
+            if let Some(event) = next.take().or_else(|| self.next_event()) {
                 self.dispatch(event);
+                continue;
             }
-            if !self.transmit() {
+            let wrote = self.transmit();
+            self.observe_time();
+            next = self.next_event();
+            if !wrote && next.is_none() {
                 break;
             }
         }
         self.settle();
+    }
+
+    /// Tells the connection the current time, so timers started by commands
+    /// (which carry no time) count from now rather than from the moment the
+    /// timer would fire; otherwise an idle timeout armed by `finish` could
+    /// take twice as long.
+    fn observe_time(&self) {
+        let now = self.site.clock().now();
+        self.state.borrow_mut().conn.handle_input(now, &[]);
     }
 
     fn next_event(&self) -> Option<Event> {
