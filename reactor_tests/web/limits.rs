@@ -8,7 +8,7 @@ use torsion::http::Method;
 use torsion::http1::Config;
 use torsion::web::{Render, SiteConfig, StaticData, Tree};
 
-use super::support::{FnResource, MAX_TURNS, Record, Server};
+use super::support::{FnResource, MAX_TURNS, Record, Server, parse_responses};
 use crate::util::{Peer, fake_clock_reactor, new_reactor, turn_until};
 
 /// `/form` echoes the request body (recording each render); `/hello` is static.
@@ -108,6 +108,35 @@ fn slow_head_times_out_with_408() {
     });
     let text = String::from_utf8_lossy(&peer.received).into_owned();
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+}
+
+/// An idle keep-alive connection is closed once the idle timeout passes on the fake clock.
+#[test]
+fn idle_keep_alive_connection_is_closed() {
+    let (reactor, clock) = fake_clock_reactor();
+    let idle = Duration::from_secs(7);
+    let mut http1 = Config::default();
+    http1.idle_timeout = idle;
+    let config = SiteConfig {
+        http1,
+        ..SiteConfig::default()
+    };
+    let server = Server::start_with(reactor, Rc::new(StaticData::new("x", "text/plain")), config);
+    let mut peer = Peer::connect(&server.address);
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(server.await_responses(&mut peer, 1).len(), 1);
+    clock.advance(idle - Duration::from_millis(1));
+    for _ in 0..3 {
+        server.reactor.iterate(Some(Duration::ZERO)).expect("turn");
+    }
+    peer.pump();
+    assert!(!peer.ended(), "closed before the idle timeout");
+    clock.advance(Duration::from_millis(1));
+    turn_until(&server.reactor, MAX_TURNS, || {
+        peer.pump();
+        peer.ended()
+    });
+    assert_eq!(parse_responses(&peer.received).len(), 1);
 }
 
 /// Captures error reports (shared by the tests that check them).

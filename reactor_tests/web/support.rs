@@ -102,14 +102,14 @@ impl Server {
         parse_responses(&peer.received)
     }
 
-    /// Runs `job` on a helper thread while turning the reactor; returns its result.
+    /// Runs `job` on another thread while turning the reactor; returns its result.
     pub(crate) fn run_beside<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> T {
         let handle: JoinHandle<T> = thread::spawn(job);
         turn_until(&self.reactor, MAX_TURNS, || handle.is_finished());
-        handle.join().expect("the helper thread panicked")
+        handle.join().expect("the side thread panicked")
     }
 }
 

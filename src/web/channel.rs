@@ -5,7 +5,8 @@
 //! Every input (bytes, end of stream, an expired deadline) and every
 //! command from a request ends in one *pump*: drain the connection's events
 //! (dispatching each with no borrow held, so resources may call back in),
-//! write everything it produced in one transport write, re-arm the single
+//! write everything it produced in one transport write, tell the connection
+//! the current time (so timers started by commands count from now), re-arm the single
 //! per-connection timer, pause or resume reading, and close once the
 //! connection says so. A command issued while a pump is running (a
 //! resource answering from inside `render`) only mutates the connection;
@@ -159,15 +160,29 @@ impl Channel {
             return;
         }
         let _guard = PumpGuard(&self.pumping);
+        let mut next = None;
         loop {
-            while let Some(event) = self.next_event() {
+            if let Some(event) = next.take().or_else(|| self.next_event()) {
                 self.dispatch(event);
+                continue;
             }
-            if !self.transmit() {
+            let wrote = self.transmit();
+            self.observe_time();
+            next = self.next_event();
+            if !wrote && next.is_none() {
                 break;
             }
         }
         self.settle();
+    }
+
+    /// Tells the connection the current time, so timers started by commands
+    /// (which carry no time) count from now rather than from the moment the
+    /// timer would fire; otherwise an idle timeout armed by `finish` could
+    /// take twice as long.
+    fn observe_time(&self) {
+        let now = self.site.clock().now();
+        self.state.borrow_mut().conn.handle_input(now, &[]);
     }
 
     fn next_event(&self) -> Option<Event> {
@@ -302,12 +317,25 @@ impl Channel {
         id: RequestId,
         run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
     ) {
+        self.command_dated(id, false, run);
+    }
+
+    /// [`command`](Self::command), first bringing the `Date` value up to
+    /// date when `starts_response`.
+    fn command_dated(
+        self: &Rc<Self>,
+        id: RequestId,
+        starts_response: bool,
+        run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
+    ) {
         let (result, pending) = {
             let mut state = self.state.borrow_mut();
             if state.closing && state.transport.is_none() {
                 return;
             }
-            self.refresh_date(&mut state);
+            if starts_response {
+                self.refresh_date(&mut state);
+            }
             let result = run(&mut state.conn);
             (result, state.conn.pending_output())
         };
@@ -365,7 +393,7 @@ impl Http1Sink {
 impl ResponseSink for Http1Sink {
     fn send_head(&self, head: ResponseHead) {
         let id = self.id;
-        self.with_channel(|ch| ch.command(id, |conn| conn.send_response(id, head)));
+        self.with_channel(|ch| ch.command_dated(id, true, |conn| conn.send_response(id, head)));
     }
 
     fn send_body(&self, data: &[u8]) {
