@@ -441,3 +441,160 @@ pub(crate) fn run_slot(slot: &Slot) {
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// A xorshift64 generator: deterministic, so a failure replays.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, bound: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % bound
+        }
+    }
+
+    /// The reference: pending calls as (due time, sequence number, id), kept sorted.
+    #[derive(Default)]
+    struct Model {
+        calls: Vec<(u64, u64, u64)>,
+    }
+
+    impl Model {
+        fn insert(&mut self, call: (u64, u64, u64)) {
+            let at = self.calls.partition_point(|c| *c < call);
+            self.calls.insert(at, call);
+        }
+
+        fn remove(&mut self, id: u64) {
+            self.calls.retain(|c| c.2 != id);
+        }
+
+        fn pop_due(&mut self, now: u64, seq_limit: u64) -> Option<u64> {
+            let &(at, seq, id) = self.calls.first()?;
+            (at <= now && seq < seq_limit).then(|| self.calls.remove(0).2)
+        }
+    }
+
+    /// Random schedules, cancels, resets and turns (with the reactor's sequence limit, and new
+    /// calls made by running ones) fire in exactly the order of a sorted reference list.
+    #[test]
+    fn random_operations_fire_in_reference_order() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut queue = TimerQueue::new();
+        let mut model = Model::default();
+        let fired = Rc::new(RefCell::new(Vec::new()));
+        let mut handles: Vec<(u64, Slot)> = Vec::new();
+        let mut now = 0;
+        let mut next_id = 0;
+        let mut expected = Vec::new();
+        for step in 0..100_000u64 {
+            match rng.below(10) {
+                // Few distinct due times, so many calls share an instant; some are in the past.
+                0..=4 => {
+                    let spread = if rng.below(8) == 0 { 1_000_000 } else { 200 };
+                    let at = (now + rng.below(spread)).saturating_sub(20);
+                    let log = fired.clone();
+                    let id = next_id;
+                    next_id += 1;
+                    let seq = queue.next_seq();
+                    handles.push((id, queue.schedule(at, move || log.borrow_mut().push(id))));
+                    model.insert((at, seq, id));
+                }
+                5 if !handles.is_empty() => {
+                    let (id, slot) = handles.swap_remove(rng.below(handles.len() as u64) as usize);
+                    queue.cancel(&slot);
+                    model.remove(id);
+                }
+                6 | 7 if !handles.is_empty() => {
+                    let (id, slot) = &handles[rng.below(handles.len() as u64) as usize];
+                    let at = now + rng.below(200);
+                    model.remove(*id);
+                    model.insert((at, queue.next_seq(), *id));
+                    queue.reschedule(slot, at);
+                }
+                _ => {
+                    now += rng.below(40);
+                    let limit = queue.next_seq();
+                    assert_eq!(
+                        queue.next_due(),
+                        model.calls.first().map(|c| c.0),
+                        "step {step}"
+                    );
+                    while let Some(slot) = queue.pop_due(now, limit) {
+                        run_slot(&slot);
+                        expected.extend(model.pop_due(now, limit));
+                        handles.retain(|(_, h)| !Rc::ptr_eq(h, &slot));
+                    }
+                    assert_eq!(model.pop_due(now, limit), None, "step {step}");
+                }
+            }
+            assert_eq!(queue.len(), model.calls.len());
+        }
+        let pending: Vec<u64> = queue.pending().iter().map(|s| s.at.get()).collect();
+        let model_pending: Vec<u64> = model.calls.iter().map(|c| c.0).collect();
+        assert_eq!(pending, model_pending);
+        while let Some(slot) = queue.pop_due(u64::MAX, u64::MAX) {
+            run_slot(&slot);
+            expected.extend(model.pop_due(u64::MAX, u64::MAX));
+        }
+        assert!(model.calls.is_empty());
+        assert_eq!(*fired.borrow(), expected);
+    }
+
+    /// Calls due at one instant, scheduled across several reads of the queue (so spread over
+    /// several runs), still run in scheduling order.
+    #[test]
+    fn equal_due_times_across_runs_keep_scheduling_order() {
+        let mut queue = TimerQueue::new();
+        let fired = Rc::new(RefCell::new(Vec::new()));
+        for batch in 0..10u64 {
+            for i in 0..100 {
+                let log = fired.clone();
+                let id = batch * 100 + i;
+                // Later batches also add earlier times, so they cannot be appended to a run.
+                queue.schedule(1_000 - batch * (i % 2), move || log.borrow_mut().push(id));
+            }
+            queue.next_due();
+        }
+        while let Some(slot) = queue.pop_due(u64::MAX, u64::MAX) {
+            run_slot(&slot);
+        }
+        let fired = fired.borrow();
+        let mut expected: Vec<(u64, u64)> = (0..1_000)
+            .map(|id| (1_000 - (id / 100) * ((id % 100) % 2), id))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(*fired, expected.iter().map(|e| e.1).collect::<Vec<_>>());
+    }
+
+    /// Cancelling most calls of a large sorted queue compacts it, and the rest still fire in
+    /// order.
+    #[test]
+    fn cancelling_most_calls_compacts_the_runs() {
+        let mut queue = TimerQueue::new();
+        let slots: Vec<Slot> = (0..100_000u64)
+            .map(|i| queue.schedule(i % 977, || {}))
+            .collect();
+        queue.next_due();
+        for (i, slot) in slots.iter().enumerate() {
+            if i % 100 != 0 {
+                queue.cancel(slot);
+            }
+        }
+        assert!(queue.heap_len() < 4_096, "holds {}", queue.heap_len());
+        let mut last = (0, 0);
+        while let Some(slot) = queue.pop_due(u64::MAX, u64::MAX) {
+            let key = (slot.at.get(), slot.seq.get());
+            assert!(key >= last);
+            last = key;
+        }
+        assert_eq!(queue.len(), 0);
+    }
+}
