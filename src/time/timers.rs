@@ -477,7 +477,7 @@ mod tests {
         }
 
         fn pop_due(&mut self, now: u64, seq_limit: u64) -> Option<u64> {
-            let &(at, seq, id) = self.calls.first()?;
+            let &(at, seq, _) = self.calls.first()?;
             (at <= now && seq < seq_limit).then(|| self.calls.remove(0).2)
         }
     }
