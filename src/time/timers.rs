@@ -15,10 +15,13 @@
 //! Why: with a million calls pending in random order, a heap's pop walks a path through the
 //! whole array, one dependent cache miss per deep level, and its stale-entry check adds a miss on
 //! the call's slot. A sorted run is read front to back, so the entries' own loads are sequential
-//! and the slot loads of successive calls do not depend on one another: the processor overlaps
-//! them. A sort of the whole batch costs less than a million heap pops, and ordered batches cost
-//! one linear pass. Freeing an emptied run's buffer can make the allocator consolidate every
-//! small block freed since (one miss per fired call), so the largest emptied buffer is reused.
+//! and the slot loads of successive calls do not depend on one another. A sort of the whole batch
+//! costs less than a million heap pops, and ordered batches cost one linear pass. The slot loads
+//! are still a cache miss each, so every eighth pop reads the slots of the next eight calls in one
+//! go ([`preload`]) and their misses overlap (measured faster than one miss as each call runs, or
+//! one read ahead per pop). Freeing an emptied run's buffer can make the allocator consolidate
+//! every small block freed since (one miss per fired call), so the largest emptied buffer is
+//! kept for reuse.
 //!
 //! Cancelling a call drops its closure at once (freeing whatever it captured) and leaves a stale
 //! entry behind; resetting a call adds a fresh entry and makes the old one stale. Stale entries
@@ -36,6 +39,18 @@ use super::clock::ClockInner;
 
 /// Compaction runs only when at least this many stale entries have piled up.
 const COMPACT_MIN_STALE: usize = 1024;
+
+/// How many calls ahead of the one being popped [`preload`] reads, and how many at a time.
+const PRELOAD: usize = 8;
+
+/// Reads the state of each entry's slot, so that the cache misses of a group of calls about to
+/// run overlap instead of being taken one at a time as each call runs.
+fn preload<'a>(entries: impl Iterator<Item = &'a Entry>) {
+    let pending = entries
+        .filter(|e| e.slot.state.get() == CallState::Pending)
+        .count();
+    std::hint::black_box(pending);
+}
 
 /// Where a scheduled call is in its life.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -171,6 +186,9 @@ impl TimerQueue {
             return None;
         }
         let entry = run.pop_front()?;
+        if run.len() % PRELOAD == 0 {
+            preload(run.range(PRELOAD.min(run.len())..(2 * PRELOAD).min(run.len())));
+        }
         if run.is_empty() {
             self.retire_run(index);
         }
