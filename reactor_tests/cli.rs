@@ -45,6 +45,38 @@ from wsgiref.validate import validator
 validated = validator(validated_app)
 
 not_callable = 42
+
+import os, time
+
+def firehose(environ, start_response):
+    """Streams 200 MiB as fast as the server takes it."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    chunk = b"z" * 65536
+    for _ in range(3200):
+        yield chunk
+
+class Tracked:
+    """An iterable that records, in a file, how far it got and that close() was called."""
+    def __init__(self, marker):
+        self.marker = marker
+        self.sent = 0
+    def __iter__(self):
+        chunk = b"t" * 65536
+        for _ in range(100000):
+            self.sent += 1
+            yield chunk
+    def close(self):
+        with open(self.marker, "w") as f:
+            f.write(f"closed after {self.sent}")
+
+def tracked(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return Tracked(environ["QUERY_STRING"])
+
+def slow(environ, start_response):
+    time.sleep(1.0)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"finished despite shutdown"]
 "#;
 
 /// A temporary directory holding the test applications, removed on drop.
@@ -366,6 +398,105 @@ fn serves_over_a_unix_socket() {
     let body = String::from_utf8_lossy(&output.stdout);
     assert!(body.contains("path=/over/unix"), "{body}");
     assert!(body.contains("remote_port=False"), "{body}");
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// An application producing far faster than the client reads is held back: server memory stays
+/// bounded while the client reads nothing, and the whole stream still arrives intact.
+#[test]
+fn slow_reader_keeps_memory_bounded() {
+    let server = Server::start("apps.firehose", &[]);
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let baseline = rss_kib(server.child.id());
+    // The client reads nothing for a while; without back-pressure the server would buffer the
+    // whole 200 MiB response.
+    let mut peak = baseline;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(50));
+        peak = peak.max(rss_kib(server.child.id()));
+    }
+    assert!(
+        peak < baseline + 32 * 1024,
+        "RSS grew from {baseline} to {peak} KiB"
+    );
+    let mut total = 0usize;
+    let mut buffer = vec![0u8; 1 << 20];
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    loop {
+        match stream.read(&mut buffer).unwrap() {
+            0 => break,
+            n => total += n,
+        }
+    }
+    assert!(total > 3200 * 65536, "only {total} bytes arrived");
+}
+
+/// A client that disconnects mid-response stops the iteration, and close() is called.
+#[test]
+fn disconnect_stops_iteration_and_calls_close() {
+    let server = Server::start("apps.tracked", &[]);
+    let marker = std::env::temp_dir().join(format!("torsion-close-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    {
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        let request = format!("GET /?{} HTTP/1.1\r\nHost: h\r\n\r\n", marker.display());
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut first = [0u8; 4096];
+        let _ = stream.read(&mut first).unwrap();
+    }
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(found) = std::fs::read_to_string(&marker) {
+            text = found;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(&marker);
+    let sent: u64 = text
+        .strip_prefix("closed after ")
+        .unwrap_or_else(|| panic!("close() was not called: {text:?}"))
+        .parse()
+        .unwrap();
+    assert!(
+        sent < 100_000,
+        "iteration ran to the end after the client left"
+    );
+}
+
+/// SIGTERM during a request lets it finish before the server exits with status 0.
+#[test]
+fn shutdown_waits_for_requests_in_flight() {
+    let server = Server::start("apps.slow", &[]);
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.ends_with("finished despite shutdown"),
+        "{response}"
+    );
+    let (status, _) = server.stop("-TERM");
+    assert!(status.success(), "{status}");
 }
 
 /// A missing module is a one-line error naming the fix, and a non-zero exit.

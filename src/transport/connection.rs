@@ -496,6 +496,14 @@ impl<S: Stream> IoHandler for Connection<S> {
                 "the reactor shut down",
             ));
         }
+        // What the socket takes now is still sent (a response finished just before shutdown);
+        // nothing waits for a slow peer.
+        {
+            let mut io = self.io.borrow_mut();
+            if !io.closed && io.closing.is_none() {
+                let _ = self.write_out(&mut io);
+            }
+        }
         self.close(DisconnectReason::Shutdown);
     }
 }
