@@ -499,6 +499,28 @@ fn shutdown_waits_for_requests_in_flight() {
     assert!(status.success(), "{status}");
 }
 
+/// A body larger than --max-request-body is refused with 413 before the application runs.
+#[test]
+fn oversized_body_is_refused_with_413() {
+    let server = Server::start("apps.echo", &["--max-request-body", "1K"]);
+    let (response, _) = server.exchange(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 413 "), "{response}");
+    let (accepted, _) = server.exchange(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nsmall",
+    );
+    assert!(accepted.contains("body=small"), "{accepted}");
+}
+
+/// A malformed size is refused at start-up with a one-line error.
+#[test]
+fn bad_size_is_refused() {
+    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--max-request-body", "12Q"]);
+    assert!(!ok);
+    assert!(stderr.contains("not a size"), "{stderr}");
+}
+
 /// A missing module is a one-line error naming the fix, and a non-zero exit.
 #[test]
 fn missing_module_is_a_one_line_error() {
@@ -568,6 +590,8 @@ fn help_lists_every_option() {
         "[default: -]",
         "--display-tracebacks",
         "--add-header",
+        "--max-request-body",
+        "[default: 10M]",
         "[default: tcp:8080]",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");

@@ -60,6 +60,11 @@ pub struct WebOptions {
     #[arg(short = 'l', long, value_name = "PATH", default_value = "-")]
     logfile: PathBuf,
 
+    /// Largest request body accepted, in bytes (K, M and G suffixes allowed); larger requests
+    /// get 413 before the application runs.
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
+    max_request_body: usize,
+
     /// Do not write an access log.
     #[arg(long, conflicts_with = "logfile")]
     no_access_log: bool,
@@ -75,6 +80,31 @@ pub struct WebOptions {
 
 fn parse_endpoint(text: &str) -> Result<ServerEndpoint, String> {
     parse_server(text).map_err(|error| error.to_string())
+}
+
+/// A byte count such as `65536`, `512K`, `10M` or `1G`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size (a number with an optional K, M or G)"
+            ));
+        }
+    };
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (a number with an optional K, M or G)"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 fn parse_header(text: &str) -> Result<(String, Vec<u8>), String> {
@@ -105,6 +135,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
     let config = SiteConfig {
         display_tracebacks: options.display_tracebacks,
         added_headers: options.add_header.clone(),
+        max_body_size: options.max_request_body,
         ..SiteConfig::default()
     };
     let site = Site::with_config(reactor.clock().clone(), Rc::new(resource.clone()), config);
