@@ -325,46 +325,51 @@ fn apply_head(request: &Request, head: &ResponseHead) {
 }
 
 /// The WSGI view of a request: SCRIPT_NAME from the path consumed so far, PATH_INFO from the
-/// rest (both percent-decoded, as Twisted does).
+/// rest (both percent-decoded, as Twisted does). Reads the request through one borrow and
+/// moves its body.
 fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>) -> WsgiRequest {
-    let uri = request.uri();
-    let query_string = match memchr::memchr(b'?', &uri) {
-        Some(at) => uri[at + 1..].to_vec(),
-        None => Vec::new(),
-    };
-    let host = request.host_address();
-    let client = request.client_address();
-    let headers = request.request_headers();
-    WsgiRequest {
-        id,
-        method: request.method().as_bytes().to_vec(),
-        script_name: joined_path(&request.prepath()),
-        path_info: joined_path(&request.postpath()),
-        query_string,
-        server_name: server_name(headers.get("host"), &host),
-        server_port: host.tcp().map_or(0, |addr| addr.port()),
-        server_protocol: protocol_name(request.version()).to_owned(),
-        remote_addr: client
-            .tcp()
-            .map_or_else(String::new, |a| a.ip().to_string()),
-        remote_port: client.tcp().map(|a| a.port()),
-        url_scheme: if request.is_secure() {
-            UrlScheme::Https
-        } else {
-            UrlScheme::Http
-        },
-        headers: headers
-            .iter()
-            .map(|(name, value)| (name.to_vec(), value.to_vec()))
-            .collect(),
-        body: RequestBody::Memory(request.content()),
-        control,
-    }
+    let body = RequestBody::Memory(request.take_content());
+    request.with_view(|view| {
+        let head = &view.info.head;
+        let uri = head.target();
+        let query_string = match memchr::memchr(b'?', uri) {
+            Some(at) => uri[at + 1..].to_vec(),
+            None => Vec::new(),
+        };
+        let host = &view.info.host;
+        let client = &view.info.client;
+        let headers = head.headers();
+        WsgiRequest {
+            id,
+            method: head.method().as_bytes().to_vec(),
+            script_name: joined_path(view.prepath),
+            path_info: joined_path(view.postpath),
+            query_string,
+            server_name: server_name(headers.get("host"), host),
+            server_port: host.tcp().map_or(0, |addr| addr.port()),
+            server_protocol: protocol_name(head.version()).to_owned(),
+            remote_addr: client
+                .tcp()
+                .map_or_else(String::new, |a| a.ip().to_string()),
+            remote_port: client.tcp().map(|a| a.port()),
+            url_scheme: if view.info.secure {
+                UrlScheme::Https
+            } else {
+                UrlScheme::Http
+            },
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_vec(), value.to_vec()))
+                .collect(),
+            body,
+            control,
+        }
+    })
 }
 
 /// `""` for no segments, otherwise `/` before each segment.
 fn joined_path(segments: &[Vec<u8>]) -> Vec<u8> {
-    let mut path = Vec::new();
+    let mut path = Vec::with_capacity(segments.iter().map(|s| s.len() + 1).sum());
     for segment in segments {
         path.push(b'/');
         path.extend_from_slice(segment);
