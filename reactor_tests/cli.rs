@@ -332,6 +332,29 @@ fn keep_alive_serves_several_requests() {
     assert_eq!(response.matches("Hello, world!").count(), 2, "{response}");
 }
 
+/// Many pipelined requests read in one turn are handed to the workers together and still
+/// answered in request order.
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = Server::start("apps.echo", &[]);
+    let mut requests = String::new();
+    for index in 0..20 {
+        let close = if index == 19 {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        requests.push_str(&format!("GET /p{index} HTTP/1.1\r\nHost: h\r\n{close}\r\n"));
+    }
+    let (response, _) = server.exchange(&requests);
+    let paths: Vec<&str> = response
+        .lines()
+        .filter_map(|line| line.strip_prefix("path="))
+        .collect();
+    let expected: Vec<String> = (0..20).map(|index| format!("/p{index}")).collect();
+    assert_eq!(paths, expected, "{response}");
+}
+
 /// The access log gets one combined-format line per response, written to --logfile.
 #[test]
 fn access_log_goes_to_logfile() {

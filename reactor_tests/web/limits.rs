@@ -47,6 +47,41 @@ fn request_body_reaches_content() {
     assert_eq!(responses[0].text(), "hello world");
 }
 
+/// `take_content` moves the whole body out (leaving `content()` empty), and `with_view` lends
+/// the path segments and head without copies.
+#[test]
+fn take_content_moves_the_body_and_with_view_lends_the_head() {
+    let root = Tree::new();
+    root.put_child(
+        "take",
+        FnResource::with_methods(vec![Method::Post], |request| {
+            let body = request.take_content();
+            let left = request.content().len();
+            let (target, postpath) = request.with_view(|view| {
+                (
+                    String::from_utf8_lossy(view.info.head.target()).into_owned(),
+                    view.postpath.len(),
+                )
+            });
+            Render::Body(
+                format!(
+                    "{}|{left}|{target}|{postpath}",
+                    String::from_utf8_lossy(&body)
+                )
+                .into_bytes(),
+            )
+        }),
+    );
+    let server = Server::start_with(new_reactor(), Rc::new(root), small_body_limit());
+    let responses = server.exchange(
+        b"POST /take/a/b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        1,
+    );
+    assert_eq!(responses[0].status, 200);
+    assert_eq!(responses[0].text(), "hello world|0|/take/a/b|2");
+}
+
 /// A Content-Length over the body limit gets 413 without rendering, and the
 /// connection goes on to the next request.
 #[test]

@@ -203,6 +203,41 @@ def app(environ, start_response):
     assert_eq!(kinds(&harness.finish(b)), ["complete:met"]);
 }
 
+/// A request queued behind one that blocks is taken by another worker, although no further
+/// submit wakes one: the blocked request only ends once the queued one has run.
+#[test]
+fn a_blocked_request_does_not_starve_the_queue() {
+    let harness = Harness::with_threads(
+        r#"
+import threading
+released = threading.Event()
+def app(environ, start_response):
+    if environ['PATH_INFO'] == '/release':
+        released.set()
+    elif not released.wait(10):
+        raise RuntimeError('never released')
+    start_response('200 OK', [])
+    return [environ['PATH_INFO'].encode()]
+"#,
+        3,
+    );
+    let blocked = get("/block");
+    let release = get("/release");
+    let (a, b) = (blocked.id, release.id);
+    assert!(harness.pool.submit_all([blocked, release]).is_empty());
+    assert_eq!(kinds(&harness.finish(b)), ["complete:/release"]);
+    assert_eq!(kinds(&harness.finish(a)), ["complete:/block"]);
+}
+
+/// Requests submitted together after shutdown are all given back.
+#[test]
+fn submit_all_after_shutdown_gives_every_request_back() {
+    let mut harness = Harness::new(TRACKED);
+    harness.pool.shutdown(Duration::from_secs(10));
+    let refused = harness.pool.submit_all([get("/"), get("/two")]);
+    assert_eq!(refused.len(), 2);
+}
+
 /// Shutdown releases a worker blocked on back-pressure (close() is called) and fails the
 /// requests still queued.
 #[test]

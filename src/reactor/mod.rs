@@ -178,6 +178,7 @@ impl Builder {
             dispatching: RefCell::new(Vec::new()),
             flushes: RefCell::new(Vec::new()),
             flushing: RefCell::new(Vec::new()),
+            step_ends: RefCell::new(Vec::new()),
             clock: self.clock.unwrap_or_else(Clock::system),
             shared,
             channels: RefCell::new(Vec::new()),
@@ -209,6 +210,8 @@ pub(crate) struct ReactorInner {
     flushes: RefCell<Vec<Rc<dyn Flush>>>,
     /// Scratch list of the transports being flushed (kept to reuse its allocation).
     flushing: RefCell<Vec<Rc<dyn Flush>>>,
+    /// Batches to hand on once this step of the turn has dispatched all its events.
+    step_ends: RefCell<Vec<Rc<dyn Flush>>>,
     clock: Clock,
     shared: Arc<threads::Shared>,
     channels: RefCell<Vec<Rc<dyn threads::Drain>>>,
@@ -316,11 +319,13 @@ impl Reactor {
         self.run_thread_calls();
         self.run_due_calls();
         self.inner.tasks.run_ready(self);
+        self.run_step_ends();
         self.flush_transports();
         let wait = self.poll_wait(timeout);
         self.poll_io(wait)?;
         self.inner.clock.refresh();
         self.dispatch_io();
+        self.run_step_ends();
         self.flush_transports();
         Ok(())
     }
@@ -470,6 +475,26 @@ impl Reactor {
         self.inner.flushes.borrow_mut().push(transport);
     }
 
+    /// Asks for `batch` to be flushed once the current step of the turn (the thread calls and
+    /// timers, or the I/O dispatch) has run for every source, before transports are flushed:
+    /// work gathered from many connections is handed on together (one wakeup of a worker
+    /// pool for all the requests read in a turn).
+    pub(crate) fn schedule_step_end(&self, batch: Rc<dyn Flush>) {
+        self.inner.step_ends.borrow_mut().push(batch);
+    }
+
+    fn run_step_ends(&self) {
+        for _ in 0..FLUSH_ROUNDS {
+            let pending = std::mem::take(&mut *self.inner.step_ends.borrow_mut());
+            if pending.is_empty() {
+                return;
+            }
+            for batch in pending {
+                self.guard("end of step", || batch.flush(self));
+            }
+        }
+    }
+
     /// Lends the shared read buffer to `f` (connections read into it one at a time).
     pub(crate) fn with_read_buffer<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut buffer = std::mem::take(&mut *self.inner.read_buffer.borrow_mut());
@@ -573,6 +598,7 @@ impl Reactor {
             || self.inner.stop_requested.get() && self.inner.state.get() == RunState::Running
             || !self.inner.carried.borrow().is_empty()
             || !self.inner.flushes.borrow().is_empty()
+            || !self.inner.step_ends.borrow().is_empty()
             || self.inner.shared.has_pending()
             || self.inner.tasks.has_ready();
         if busy {

@@ -198,7 +198,7 @@ impl Channel {
             Event::Request { id, head, body, .. } => self.begin_request(id, head, body),
             Event::Data { id, chunk } => {
                 if let Some(request) = self.request(id) {
-                    if !request.append_content(&chunk) {
+                    if !request.append_content(chunk) {
                         reject_too_large(&request);
                     }
                 }

@@ -29,7 +29,7 @@ use std::fmt;
 
 pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
 pub use channel::Http1Channel;
-pub use request::{Args, Request, RequestInfo, ResponseSink};
+pub use request::{Args, Request, RequestInfo, RequestView, ResponseSink};
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,
 };

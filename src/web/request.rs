@@ -101,6 +101,17 @@ pub struct RequestInfo {
     pub secure: bool,
 }
 
+/// A borrowed view of a [`Request`], lent by [`Request::with_view`].
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    /// Method, target, version, headers and addresses.
+    pub info: &'a RequestInfo,
+    /// The decoded path segments traversal has consumed so far.
+    pub prepath: &'a [Vec<u8>],
+    /// The decoded path segments not yet consumed by traversal.
+    pub postpath: &'a [Vec<u8>],
+}
+
 /// One HTTP request and its response (Twisted's `Request`, in snake_case).
 ///
 /// Writing after [`finish`](Self::finish) or after the client disconnected
@@ -266,6 +277,24 @@ impl Request {
     /// The request body received so far (all of it once rendering starts).
     pub fn content(&self) -> Vec<u8> {
         self.read(|s| s.content.clone())
+    }
+
+    /// Takes the request body out, leaving it empty: for a resource that consumes the body
+    /// whole and would otherwise copy it.
+    pub fn take_content(&self) -> Vec<u8> {
+        self.update(|s| std::mem::take(&mut s.content))
+    }
+
+    /// Runs `f` on a borrowed view of the request (head, addresses, path segments), for code
+    /// that reads many of them and need not copy any.
+    pub fn with_view<R>(&self, f: impl FnOnce(RequestView<'_>) -> R) -> R {
+        self.read(|s| {
+            f(RequestView {
+                info: &s.info,
+                prepath: &s.prepath,
+                postpath: &s.postpath,
+            })
+        })
     }
 
     /// The client's address (Twisted's `getClientAddress`).
@@ -446,13 +475,18 @@ impl Request {
 
     /// Appends request body bytes; false (and nothing kept) when the body
     /// would exceed the site's limit.
-    pub(crate) fn append_content(&self, chunk: &[u8]) -> bool {
+    pub(crate) fn append_content(&self, chunk: Vec<u8>) -> bool {
         let limit = self.inner.site.config().max_body_size;
         self.update(|s| {
             if s.content.len().saturating_add(chunk.len()) > limit {
                 return false;
             }
-            s.content.extend_from_slice(chunk);
+            if s.content.is_empty() {
+                // The first chunk (often the whole body) is kept, not copied.
+                s.content = chunk;
+            } else {
+                s.content.extend_from_slice(&chunk);
+            }
             true
         })
     }

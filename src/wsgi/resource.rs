@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use super::{
 use crate::defer::Deferred;
 use crate::http::{Method, StatusCode, Version};
 use crate::log;
-use crate::reactor::Reactor;
+use crate::reactor::{Flush, Reactor, ReactorInner};
 use crate::transport::{Address, Producer};
 use crate::web::{Render, Request, Resource};
 
@@ -75,6 +75,11 @@ struct Bridge {
     pending: RefCell<HashMap<RequestId, Pending>>,
     next_id: Cell<RequestId>,
     credit: usize,
+    /// The reactor the pool reports to; requests rendered in one step of its turn are
+    /// submitted together at the end of that step.
+    reactor: RefCell<Option<Weak<ReactorInner>>>,
+    /// Requests rendered in this step of the turn, not yet submitted.
+    batch: RefCell<Vec<WsgiRequest>>,
     /// Fired when the last pending request ends, for a graceful shutdown.
     drained: RefCell<Vec<Deferred<()>>>,
 }
@@ -94,6 +99,8 @@ impl WsgiResource {
                 pending: RefCell::new(HashMap::new()),
                 next_id: Cell::new(1),
                 credit: DEFAULT_OUTPUT_CREDIT,
+                reactor: RefCell::new(None),
+                batch: RefCell::new(Vec::new()),
                 drained: RefCell::new(Vec::new()),
             }),
         }
@@ -106,6 +113,7 @@ impl WsgiResource {
         let events = reactor.thread_channel(move |event: WsgiEvent| bridge.handle(event));
         let pool = WorkerPool::start(app, threads, events)?;
         *self.bridge.pool.borrow_mut() = Some(pool);
+        *self.bridge.reactor.borrow_mut() = Some(reactor.downgrade());
         Ok(())
     }
 
@@ -172,9 +180,19 @@ impl Bridge {
             paused: Cell::new(false),
             unacknowledged: Cell::new(0),
         });
-        let submitted = match self.pool.borrow().as_ref() {
-            Some(pool) => pool.submit(wsgi_request).is_ok(),
-            None => false,
+        let reactor = self.reactor.borrow().as_ref().and_then(Weak::upgrade);
+        let submitted = match (self.pool.borrow().as_ref(), reactor) {
+            (Some(_), Some(reactor)) => {
+                let mut batch = self.batch.borrow_mut();
+                if batch.is_empty() {
+                    let flush: Rc<dyn Flush> = self.clone();
+                    Reactor::from_inner(reactor).schedule_step_end(flush);
+                }
+                batch.push(wsgi_request);
+                true
+            }
+            (Some(pool), None) => pool.submit(wsgi_request).is_ok(),
+            (None, _) => false,
         };
         if !submitted {
             request.respond_error(
@@ -212,13 +230,43 @@ impl Bridge {
         }
         if terminal {
             self.pending.borrow_mut().remove(&id);
-            if self.pending.borrow().is_empty() {
-                let waiters = std::mem::take(&mut *self.drained.borrow_mut());
-                for waiter in waiters {
-                    let _ = waiter.callback(());
-                }
+            self.notify_if_drained();
+        }
+    }
+
+    /// Fires the graceful-shutdown waiters once no request is pending.
+    fn notify_if_drained(&self) {
+        if self.pending.borrow().is_empty() {
+            let waiters = std::mem::take(&mut *self.drained.borrow_mut());
+            for waiter in waiters {
+                let _ = waiter.callback(());
             }
         }
+    }
+}
+
+impl Flush for Bridge {
+    /// Submits the requests rendered in this step of the turn, with one wakeup of the pool.
+    fn flush(&self, _reactor: &Reactor) {
+        let batch = std::mem::take(&mut *self.batch.borrow_mut());
+        if batch.is_empty() {
+            return;
+        }
+        let refused = match self.pool.borrow().as_ref() {
+            Some(pool) => pool.submit_all(batch),
+            None => batch,
+        };
+        for wsgi_request in refused {
+            let found = self.pending.borrow_mut().remove(&wsgi_request.id);
+            if let Some(pending) = found {
+                pending.request.respond_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "The server is shutting down.",
+                );
+            }
+        }
+        self.notify_if_drained();
     }
 }
 
@@ -277,46 +325,51 @@ fn apply_head(request: &Request, head: &ResponseHead) {
 }
 
 /// The WSGI view of a request: SCRIPT_NAME from the path consumed so far, PATH_INFO from the
-/// rest (both percent-decoded, as Twisted does).
+/// rest (both percent-decoded, as Twisted does). Reads the request through one borrow and
+/// moves its body.
 fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>) -> WsgiRequest {
-    let uri = request.uri();
-    let query_string = match memchr::memchr(b'?', &uri) {
-        Some(at) => uri[at + 1..].to_vec(),
-        None => Vec::new(),
-    };
-    let host = request.host_address();
-    let client = request.client_address();
-    let headers = request.request_headers();
-    WsgiRequest {
-        id,
-        method: request.method().as_bytes().to_vec(),
-        script_name: joined_path(&request.prepath()),
-        path_info: joined_path(&request.postpath()),
-        query_string,
-        server_name: server_name(headers.get("host"), &host),
-        server_port: host.tcp().map_or(0, |addr| addr.port()),
-        server_protocol: protocol_name(request.version()).to_owned(),
-        remote_addr: client
-            .tcp()
-            .map_or_else(String::new, |a| a.ip().to_string()),
-        remote_port: client.tcp().map(|a| a.port()),
-        url_scheme: if request.is_secure() {
-            UrlScheme::Https
-        } else {
-            UrlScheme::Http
-        },
-        headers: headers
-            .iter()
-            .map(|(name, value)| (name.to_vec(), value.to_vec()))
-            .collect(),
-        body: RequestBody::Memory(request.content()),
-        control,
-    }
+    let body = RequestBody::Memory(request.take_content());
+    request.with_view(|view| {
+        let head = &view.info.head;
+        let uri = head.target();
+        let query_string = match memchr::memchr(b'?', uri) {
+            Some(at) => uri[at + 1..].to_vec(),
+            None => Vec::new(),
+        };
+        let host = &view.info.host;
+        let client = &view.info.client;
+        let headers = head.headers();
+        WsgiRequest {
+            id,
+            method: head.method().as_bytes().to_vec(),
+            script_name: joined_path(view.prepath),
+            path_info: joined_path(view.postpath),
+            query_string,
+            server_name: server_name(headers.get("host"), host),
+            server_port: host.tcp().map_or(0, |addr| addr.port()),
+            server_protocol: protocol_name(head.version()).to_owned(),
+            remote_addr: client
+                .tcp()
+                .map_or_else(String::new, |a| a.ip().to_string()),
+            remote_port: client.tcp().map(|a| a.port()),
+            url_scheme: if view.info.secure {
+                UrlScheme::Https
+            } else {
+                UrlScheme::Http
+            },
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_vec(), value.to_vec()))
+                .collect(),
+            body,
+            control,
+        }
+    })
 }
 
 /// `""` for no segments, otherwise `/` before each segment.
 fn joined_path(segments: &[Vec<u8>]) -> Vec<u8> {
-    let mut path = Vec::new();
+    let mut path = Vec::with_capacity(segments.iter().map(|s| s.len() + 1).sum());
     for segment in segments {
         path.push(b'/');
         path.extend_from_slice(segment);

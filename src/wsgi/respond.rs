@@ -346,7 +346,12 @@ fn run_app(
     if let Ok(list) = result.cast_exact::<PyList>() {
         if !responder.borrow().emitter.head_sent {
             // A list has no close(); collect it for one event with a known length.
-            let mut body = Vec::new();
+            // Sized first, so the body is allocated once and each item copied once.
+            let mut total = 0;
+            for item in list.iter() {
+                total += chunk_bytes(&item)?.as_bytes().len();
+            }
+            let mut body = Vec::with_capacity(total);
             for item in list.iter() {
                 body.extend_from_slice(chunk_bytes(&item)?.as_bytes());
             }
