@@ -89,6 +89,16 @@ pub trait IoHandler {
     fn reactor_shutdown(&self, _reactor: &Reactor) {}
 }
 
+impl Readiness {
+    /// Readable only: what a source carried over to read again next turn reports.
+    pub const READABLE: Self = Self {
+        readable: true,
+        writable: false,
+        closed: false,
+        read_closed: false,
+    };
+}
+
 /// A key identifying a registered source.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub struct SourceKey(usize);

@@ -255,13 +255,7 @@ impl<S: Stream> Connection<S> {
             }
         }
         if let Some(key) = self.key.get() {
-            reactor.carry_over(
-                key,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
+            reactor.carry_over(key, Readiness::READABLE);
         }
     }
 
@@ -610,13 +604,7 @@ impl<S: Stream> Transport for Connection<S> {
         io.read_pending = false;
         drop(io);
         if let (Some(reactor), Some(key)) = (self.reactor(), self.key.get()) {
-            reactor.carry_over(
-                key,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
+            reactor.carry_over(key, Readiness::READABLE);
         }
     }
 

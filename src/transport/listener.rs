@@ -196,13 +196,7 @@ impl<L: Accept> Listener<L> {
             }
         }
         if let Some(key) = self.key.get() {
-            reactor.carry_over(
-                key,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
+            reactor.carry_over(key, Readiness::READABLE);
         }
     }
 
