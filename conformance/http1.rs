@@ -30,6 +30,7 @@ macro_rules! cases {
 
 mod behaviour;
 mod behaviour_body;
+mod behaviour_owned;
 mod driver;
 mod fuzz;
 mod invalid;

@@ -675,3 +675,48 @@ pub(crate) fn reactor_stop_closes_connections_and_listeners(family: Family) {
     peer.read_to_end_blocking(Duration::from_secs(10));
     assert!(peer.eof);
 }
+
+/// Sends owned bodies around borrowed bytes as soon as the connection is made, then closes.
+struct OwnedWriter {
+    bodies: Vec<Vec<u8>>,
+}
+
+impl Protocol for OwnedWriter {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        for (i, body) in self.bodies.drain(..).enumerate() {
+            transport.write_owned(format!("head{i}:").as_bytes(), body);
+            transport.write(b";");
+        }
+        transport.lose_connection();
+    }
+
+    fn data_received(&mut self, _data: &[u8]) {}
+}
+
+pub(crate) fn owned_writes_arrive_whole_and_in_order(family: Family) {
+    let reactor = new_reactor();
+    let bodies = vec![
+        pattern(4 * 1024 * 1024 + 13, 3),
+        pattern(100_000, 5),
+        pattern(10, 9),
+    ];
+    let mut expected = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        expected.extend_from_slice(format!("head{i}:").as_bytes());
+        expected.extend_from_slice(body);
+        expected.push(b';');
+    }
+    let factory = move |_peer: &Address| -> Option<Box<dyn Protocol>> {
+        Some(Box::new(OwnedWriter {
+            bodies: bodies.clone(),
+        }))
+    };
+    let server = listen(family, &reactor, factory);
+    let mut peer = Peer::connect(&server.address);
+    turn_until(&reactor, 2_000, || {
+        peer.pump_reads();
+        peer.ended()
+    });
+    assert_eq!(peer.received.len(), expected.len());
+    assert!(peer.received == expected, "the bytes differ");
+}

@@ -552,3 +552,9 @@ fn factory_is_asked_with_the_peer_address() {
         Some(peer.stream.local_address())
     );
 }
+
+/// Owned writes larger than the socket takes at once arrive whole and in order with borrowed ones.
+#[test]
+fn owned_writes_arrive_whole_and_in_order() {
+    cases::owned_writes_arrive_whole_and_in_order(Family::Tcp);
+}

@@ -398,3 +398,9 @@ fn peer_closing_with_unread_data_reports_connection_lost() {
         [Ended::Lost(io::ErrorKind::ConnectionReset)]
     );
 }
+
+/// Owned writes larger than the socket takes at once arrive whole and in order with borrowed ones.
+#[test]
+fn owned_writes_arrive_whole_and_in_order() {
+    cases::owned_writes_arrive_whole_and_in_order(Family::Unix);
+}

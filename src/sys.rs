@@ -63,3 +63,35 @@ pub fn raise_open_files_limit(wanted: u64) -> io::Result<u64> {
     }
     Ok(target)
 }
+
+/// Asks the C allocator to keep freed memory instead of handing it back to the system after
+/// every large free, and to serve blocks up to `mmap_threshold` bytes from its heaps: a server
+/// that allocates and frees a response body per request otherwise pays page faults for each.
+/// Returns whether the allocator took the settings (only glibc's does).
+pub(crate) fn keep_freed_memory(trim_threshold: usize, mmap_threshold: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let trim = libc::c_int::try_from(trim_threshold).unwrap_or(libc::c_int::MAX);
+        let mmap = libc::c_int::try_from(mmap_threshold).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only changes allocator parameters; invalid values are refused with 0.
+        unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, trim) == 1
+                && libc::mallopt(libc::M_MMAP_THRESHOLD, mmap) == 1
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = (trim_threshold, mmap_threshold);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// glibc takes the allocator settings the server asks for.
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn allocator_takes_settings() {
+        assert!(super::keep_freed_memory(32 * 1024 * 1024, 1024 * 1024));
+    }
+}

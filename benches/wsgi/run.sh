@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # WSGI benchmark: torsion against Twisted (`twist web --wsgi`), Granian (`--interface wsgi
 # --workers 1`) and bjoern, the same applications, one run, server pinned to CPU 0 and wrk to
-# CPU 1. Usage: benches/wsgi/run.sh [--seconds N] [--threads N]
+# CPU 1. Usage: benches/wsgi/run.sh [--seconds N] [--threads N] [--only SCENARIO]
+# [--servers LIST], SCENARIO one of hello-64, hello-256, big-64, echo-64 and LIST comma-separated.
 # Needs: wrk, libev-dev (for bjoern), Python 3.11 with venv; installs the peers in a venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=10
 threads=""
+only=""
+servers="torsion granian bjoern twisted"
 while (($#)); do
     case "$1" in
         --seconds) seconds=$2; shift 2 ;;
         --threads) threads="--threads $2"; shift 2 ;;
-        *) echo "usage: $0 [--seconds N] [--threads N]" >&2; exit 2 ;;
+        --only) only=$2; shift 2 ;;
+        --servers) servers=${2//,/ }; shift 2 ;;
+        *) echo "usage: $0 [--seconds N] [--threads N] [--only SCENARIO] [--servers LIST]" >&2; exit 2 ;;
     esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -21,7 +26,7 @@ if [ ! -x "$venv/bin/granian" ]; then
     "$venv/bin/pip" install -q -r benches/wsgi/requirements.txt
 fi
 cargo build --release -q
-torsion="$PWD/target/release/torsion"
+torsion="${TORSION_BIN:-$PWD/target/release/torsion}" # TORSION_BIN: another build to measure
 apps="$PWD/benches/wsgi"
 out=target/bench-results/wsgi.md
 mkdir -p "$(dirname "$out")"
@@ -65,12 +70,13 @@ measure() { # NAME APP CONNECTIONS [LUA]
     echo "# WSGI benchmark ($(date -u +%F), ${seconds}s per run, server CPU 0, wrk CPU 1)"
     for scenario in "hello 64" "hello 256" "big 64" "echo 64 $apps/post16k.lua"; do
         set -- $scenario
+        [ -z "$only" ] || [ "$only" = "$1-$2" ] || continue
         echo
         echo "## $1, $2 connections"
         echo
         echo "| server | req/s | p99 | RSS KiB | errors |"
         echo "|---|---:|---:|---:|---|"
-        for server in torsion granian bjoern twisted; do
+        for server in $servers; do
             measure "$server" "$1" "$2" "${3:-}" | awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}'
         done
     done

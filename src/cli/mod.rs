@@ -21,6 +21,10 @@ use crate::wsgi::{WsgiApp, WsgiResource};
 
 /// How long a graceful shutdown waits for requests still with the application.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Freed memory the allocator keeps before giving any back to the system.
+const ALLOCATOR_TRIM_THRESHOLD: usize = 32 * 1024 * 1024;
+/// Blocks up to this size come from the allocator's heaps (reused), larger ones are mapped.
+const ALLOCATOR_MMAP_THRESHOLD: usize = 1024 * 1024;
 /// How often the access log is written out.
 const ACCESS_LOG_FLUSH: Duration = Duration::from_millis(500);
 
@@ -129,6 +133,8 @@ fn serve(options: WebOptions) -> Result<(), String> {
     let Some(spec) = options.wsgi.as_deref() else {
         return Err("nothing to serve: give an application with --wsgi pkg.module.app".into());
     };
+    // Response bodies are allocated and freed per request: keep their pages mapped.
+    crate::sys::keep_freed_memory(ALLOCATOR_TRIM_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD);
     let reactor = Reactor::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
     let app = WsgiApp::load(spec).map_err(|error| error.to_string())?;
     let resource = WsgiResource::new();

@@ -59,6 +59,8 @@ pub struct ServerConn {
     pub(super) slots: VecDeque<Slot>,
     pub(super) events: VecDeque<Event>,
     pub(super) out: Vec<u8>,
+    /// An owned body that follows `out` on the wire, handed over without copying.
+    pub(super) out_owned: Option<Vec<u8>>,
     pub(super) date: Vec<u8>,
     pub(super) next_id: u64,
     /// Ids from here up were dropped because the connection is closing.
@@ -177,6 +179,7 @@ impl ServerConn {
             slots: VecDeque::new(),
             events: VecDeque::new(),
             out: Vec::new(),
+            out_owned: None,
             date: Vec::new(),
             next_id: 0,
             first_dropped: u64::MAX,
@@ -289,7 +292,9 @@ impl ServerConn {
     /// Bytes of output produced but not yet polled, including responses held
     /// back behind earlier ones (for handler backpressure).
     pub fn pending_output(&self) -> usize {
-        self.out.len() + self.slots.iter().map(|s| s.buf.len()).sum::<usize>()
+        self.out.len()
+            + self.out_owned.as_ref().map_or(0, Vec::len)
+            + self.slots.iter().map(|s| s.buf.len()).sum::<usize>()
     }
 
     /// Records the time and resolves timers started inside commands.

@@ -9,6 +9,9 @@ use super::conn::{ReadState, ResponseState, ServerConn};
 use super::encode::{self, Framing};
 use super::error::UserError;
 use super::{AbortReason, Event, RequestId};
+
+/// Owned bodies smaller than this are copied into the output like borrowed ones.
+const OWNED_BODY_MIN: usize = 8 * 1024;
 use crate::http::{ResponseHead, StatusCode, Version};
 
 impl ServerConn {
@@ -58,6 +61,9 @@ impl ServerConn {
     pub fn send_body(&mut self, id: RequestId, data: &[u8]) -> Result<(), UserError> {
         self.now_is_stale = true;
         let idx = self.streaming(id)?;
+        if idx == 0 {
+            self.merge_owned();
+        }
         let out = &mut self.out;
         let slot = &mut self.slots[idx];
         let sink = if idx == 0 { out } else { &mut slot.buf };
@@ -80,6 +86,43 @@ impl ServerConn {
         Ok(())
     }
 
+    /// Sends body bytes the caller gives up, like [`send_body`](Self::send_body).
+    /// When the response is first in line and its body is not chunked, a
+    /// large body is kept as it is and handed out by
+    /// [`poll_transmit_owned`](Self::poll_transmit_owned) instead of copied.
+    pub fn send_body_owned(&mut self, id: RequestId, data: Vec<u8>) -> Result<(), UserError> {
+        let idx = self.streaming(id)?;
+        let ResponseState::Streaming(framing) = &mut self.slots[idx].response else {
+            return Err(UserError::ResponseNotStarted);
+        };
+        let remaining = match framing {
+            Framing::Length { remaining } => Some(remaining),
+            Framing::CloseDelimited => None,
+            Framing::Chunked | Framing::NoBody => return self.send_body(id, &data),
+        };
+        if idx != 0 || data.len() < OWNED_BODY_MIN {
+            return self.send_body(id, &data);
+        }
+        if let Some(remaining) = remaining {
+            let len = data.len() as u64;
+            if len > *remaining {
+                return Err(UserError::BodyExceedsContentLength);
+            }
+            *remaining -= len;
+        }
+        self.now_is_stale = true;
+        self.merge_owned();
+        self.out_owned = Some(data);
+        Ok(())
+    }
+
+    /// Moves a held owned body into `out`, so that bytes written next follow it.
+    pub(super) fn merge_owned(&mut self) {
+        if let Some(owned) = self.out_owned.take() {
+            self.out.extend_from_slice(&owned);
+        }
+    }
+
     /// Ends the response to `id`. A response shorter than its
     /// `Content-Length` closes the connection (the framing is broken). If
     /// the request body is still unread, it is skipped when at most
@@ -87,6 +130,9 @@ impl ServerConn {
     pub fn finish(&mut self, id: RequestId) -> Result<(), UserError> {
         self.now_is_stale = true;
         let idx = self.streaming(id)?;
+        if idx == 0 && self.slots[0].response == ResponseState::Streaming(Framing::Chunked) {
+            self.merge_owned();
+        }
         let out = &mut self.out;
         let slot = &mut self.slots[idx];
         let sink = if idx == 0 { out } else { &mut slot.buf };
@@ -129,6 +175,21 @@ impl ServerConn {
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         self.send_deferred_continue();
+        self.merge_owned();
+        self.take_out(out)
+    }
+
+    /// Like [`poll_transmit`](Self::poll_transmit), but an owned body given
+    /// to [`send_body_owned`](Self::send_body_owned) that ends the pending
+    /// output is returned as it is: its bytes follow those appended to `out`.
+    #[must_use]
+    pub fn poll_transmit_owned(&mut self, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+        self.send_deferred_continue();
+        let _ = self.take_out(out);
+        self.out_owned.take()
+    }
+
+    fn take_out(&mut self, out: &mut Vec<u8>) -> usize {
         let n = self.out.len();
         if out.is_empty() {
             mem::swap(out, &mut self.out);
@@ -149,6 +210,7 @@ impl ServerConn {
         front.continue_pending = false;
         if matches!(&self.read, ReadState::Body(body) if body.id == front.id && !body.received_any)
         {
+            self.merge_owned();
             encode::write_continue(&mut self.out);
         }
     }
@@ -157,6 +219,7 @@ impl ServerConn {
     /// and the cached date.
     fn sink_and_date(&mut self, idx: usize) -> (&mut Vec<u8>, &[u8]) {
         let sink = if idx == 0 {
+            self.merge_owned();
             &mut self.out
         } else {
             &mut self.slots[idx].buf
@@ -265,6 +328,9 @@ impl ServerConn {
             if done.close_after {
                 self.close_now();
                 return;
+            }
+            if self.slots.front().is_some_and(|next| !next.buf.is_empty()) {
+                self.merge_owned();
             }
             if let Some(next) = self.slots.front_mut() {
                 if self.out.is_empty() {

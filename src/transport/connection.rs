@@ -5,7 +5,7 @@
 //! the stack. This is what makes any transport method safe to call from any callback.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::rc::{Rc, Weak};
 
@@ -415,6 +415,52 @@ impl<S: Stream> Connection<S> {
     }
 }
 
+impl<S: Stream> Connection<S> {
+    /// Pauses a streaming producer once the buffer is above the high watermark.
+    fn after_write(&self, mut io: std::cell::RefMut<'_, Io<S>>) {
+        let pause = io.streaming && !io.producer_paused && io.buffered() > io.high_watermark;
+        let producer = if pause { io.producer.clone() } else { None };
+        if producer.is_some() {
+            io.producer_paused = true;
+        }
+        drop(io);
+        if let Some(producer) = producer {
+            producer.pause_producing();
+        }
+    }
+
+    /// One vectored write of what is queued, `head` and `body`; returns how much the socket took.
+    fn write_vectored_now(io: &mut Io<S>, head: &[u8], body: &[u8]) -> usize {
+        let Io {
+            stream,
+            out,
+            out_pos,
+            write_blocked,
+            ..
+        } = io;
+        let Some(stream) = stream.as_mut() else {
+            return 0;
+        };
+        let slices = [
+            IoSlice::new(&out[*out_pos..]),
+            IoSlice::new(head),
+            IoSlice::new(body),
+        ];
+        loop {
+            match stream.write_vectored(&slices) {
+                Ok(n) => return n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    *write_blocked = true;
+                    return 0;
+                }
+                // The flush that follows meets the error again and closes.
+                Err(_) => return 0,
+            }
+        }
+    }
+}
+
 enum ReadOutcome {
     Drained,
     More,
@@ -521,15 +567,44 @@ impl<S: Stream> Transport for Connection<S> {
             // Sent at once: the flush is what asks a pull producer for its next chunk.
             self.request_flush(&mut io);
         }
-        let pause = io.streaming && !io.producer_paused && io.buffered() > io.high_watermark;
-        let producer = if pause { io.producer.clone() } else { None };
-        if producer.is_some() {
-            io.producer_paused = true;
+        self.after_write(io);
+    }
+
+    fn write_owned(&self, head: &[u8], body: Vec<u8>) {
+        let mut io = self.io.borrow_mut();
+        if !io.accepts_writes() {
+            return;
         }
-        drop(io);
-        if let Some(producer) = producer {
-            producer.pause_producing();
+        if io.write_blocked {
+            drop(io);
+            return self.write_sequence(&[head, &body]);
         }
+        let queued = io.buffered();
+        let written = Self::write_vectored_now(&mut io, head, &body);
+        if written >= queued + head.len() + body.len() {
+            io.out.clear();
+            io.out_pos = 0;
+            if io.out.capacity() > RETAINED_CAPACITY {
+                io.out = Vec::new();
+            }
+        } else if written >= queued + head.len() {
+            // The socket took all but some of the body: the rest stays where it is.
+            io.out = body;
+            io.out_pos = written - queued - head.len();
+        } else {
+            io.out_pos += written.min(queued);
+            io.out
+                .extend_from_slice(&head[written.saturating_sub(queued)..]);
+            io.out.extend_from_slice(&body);
+        }
+        if io.buffered() > 0 {
+            if !io.write_blocked {
+                self.request_flush(&mut io);
+            }
+        } else if io.producer.is_some() && !io.streaming {
+            self.request_flush(&mut io);
+        }
+        self.after_write(io);
     }
 
     fn lose_connection(&self) {

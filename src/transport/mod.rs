@@ -160,6 +160,12 @@ pub trait Transport {
         }
     }
 
+    /// Queues `head` then `body`, taking `body` over: a transport may send both in one
+    /// vectored write and keep what the socket does not take without copying it.
+    fn write_owned(&self, head: &[u8], body: Vec<u8>) {
+        self.write_sequence(&[head, &body]);
+    }
+
     /// Closes the connection once everything queued has been sent.
     fn lose_connection(&self);
 

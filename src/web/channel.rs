@@ -242,15 +242,17 @@ impl Channel {
 
     /// Writes what the connection produced; false when it produced nothing.
     fn transmit(&self) -> bool {
-        let (mut out, transport) = {
+        let (mut out, owned, transport) = {
             let mut state = self.state.borrow_mut();
             let mut out = mem::take(&mut state.out);
-            let _ = state.conn.poll_transmit(&mut out);
-            (out, state.transport.clone())
+            let owned = state.conn.poll_transmit_owned(&mut out);
+            (out, owned, state.transport.clone())
         };
-        let wrote = !out.is_empty();
-        if let Some(transport) = transport.filter(|_| wrote) {
-            transport.write(&out);
+        let wrote = !out.is_empty() || owned.is_some();
+        match (transport.filter(|_| wrote), owned) {
+            (Some(transport), Some(body)) => transport.write_owned(&out, body),
+            (Some(transport), None) => transport.write(&out),
+            (None, _) => {}
         }
         out.clear();
         self.state.borrow_mut().out = out;
@@ -399,6 +401,11 @@ impl ResponseSink for Http1Sink {
     fn send_body(&self, data: &[u8]) {
         let id = self.id;
         self.with_channel(|ch| ch.command(id, |conn| conn.send_body(id, data)));
+    }
+
+    fn send_body_owned(&self, data: Vec<u8>) {
+        let id = self.id;
+        self.with_channel(|ch| ch.command(id, |conn| conn.send_body_owned(id, data)));
     }
 
     fn finish(&self) {

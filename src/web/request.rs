@@ -30,6 +30,10 @@ pub trait ResponseSink {
     fn send_head(&self, head: ResponseHead);
     /// Sends body bytes.
     fn send_body(&self, data: &[u8]);
+    /// Sends body bytes the caller gives up (which spares a copy where the sink can keep them).
+    fn send_body_owned(&self, data: Vec<u8>) {
+        self.send_body(&data);
+    }
     /// Ends the response.
     fn finish(&self);
     /// Gives up on the response: cut it off (or replace it with a 500 if
@@ -368,12 +372,26 @@ impl Request {
 
     /// Writes body bytes; the first call sends the response head.
     pub fn write(&self, data: &[u8]) {
+        if self.start_body(data.len()) && !data.is_empty() {
+            self.inner.sink.send_body(data);
+        }
+    }
+
+    /// [`write`](Self::write) for bytes the caller gives up: they may be sent without a copy.
+    pub fn write_owned(&self, data: Vec<u8>) {
+        if self.start_body(data.len()) && !data.is_empty() {
+            self.inner.sink.send_body_owned(data);
+        }
+    }
+
+    /// Counts `len` body bytes and sends the head first if due; false once the response is over.
+    fn start_body(&self, len: usize) -> bool {
         let head = self.update(|s| {
             if s.over() {
                 return Err(());
             }
             if *s.info.head.method() != Method::Head {
-                s.sent_length += data.len() as u64;
+                s.sent_length += len as u64;
             }
             if s.started {
                 return Ok(None);
@@ -381,13 +399,11 @@ impl Request {
             s.started = true;
             Ok(Some(s.response_head()))
         });
-        let Ok(head) = head else { return };
+        let Ok(head) = head else { return false };
         if let Some(head) = head {
             self.inner.sink.send_head(head);
         }
-        if !data.is_empty() {
-            self.inner.sink.send_body(data);
-        }
+        true
     }
 
     /// Ends the response, logs it and fires [`notify_finish`](Self::notify_finish).
@@ -522,7 +538,7 @@ impl Request {
         if !self.started_writing() {
             self.set_header("Content-Length", body.len().to_string());
         }
-        self.write(&body);
+        self.write_owned(body);
         self.finish();
     }
 
