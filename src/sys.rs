@@ -1,5 +1,6 @@
 //! The few operating-system calls that need `unsafe`, each wrapped in a safe function whose
-//! comment says why it is sound. Nothing else in the crate uses `unsafe`.
+//! comment says why it is sound. The only other `unsafe` in the crate configures the embedded
+//! interpreter (`wsgi::embed`).
 #![allow(unsafe_code)]
 
 use std::io;
