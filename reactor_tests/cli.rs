@@ -522,6 +522,14 @@ fn shutdown_waits_for_requests_in_flight() {
     assert!(status.success(), "{status}");
 }
 
+/// Runs `torsion` with `args`, which must fail to start with one line naming `needle`.
+fn assert_fails_in_one_line(args: &[&str], needle: &str) {
+    let (ok, stderr) = run_to_end(args);
+    assert!(!ok, "{args:?} started");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+}
+
 /// A body larger than --max-request-body is refused with 413 before the application runs.
 #[test]
 fn oversized_body_is_refused_with_413() {
@@ -539,43 +547,37 @@ fn oversized_body_is_refused_with_413() {
 /// A malformed size is refused at start-up with a one-line error.
 #[test]
 fn bad_size_is_refused() {
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--max-request-body", "12Q"]);
-    assert!(!ok);
-    assert!(stderr.contains("not a size"), "{stderr}");
+    assert_fails_in_one_line(
+        &["web", "--wsgi", "apps.hello", "--max-request-body", "12Q"],
+        "not a size",
+    );
 }
 
 /// A missing module is a one-line error naming the fix, and a non-zero exit.
 #[test]
 fn missing_module_is_a_one_line_error() {
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "nosuchmodule.app"]);
-    assert!(!ok);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("nosuchmodule"), "{stderr}");
+    assert_fails_in_one_line(&["web", "--wsgi", "nosuchmodule.app"], "nosuchmodule");
 }
 
 /// A missing attribute is a one-line error naming it.
 #[test]
 fn missing_attribute_is_a_one_line_error() {
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.nothing_here"]);
-    assert!(!ok);
-    assert!(stderr.contains("nothing_here"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_fails_in_one_line(&["web", "--wsgi", "apps.nothing_here"], "nothing_here");
 }
 
 /// An attribute that is not callable is refused.
 #[test]
 fn not_callable_is_refused() {
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.not_callable"]);
-    assert!(!ok);
-    assert!(stderr.contains("not callable"), "{stderr}");
+    assert_fails_in_one_line(&["web", "--wsgi", "apps.not_callable"], "not callable");
 }
 
 /// A malformed endpoint string is refused before anything starts, naming the bad field.
 #[test]
 fn bad_endpoint_is_refused() {
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--listen", "tcp:80x"]);
-    assert!(!ok);
-    assert!(stderr.contains("port \"80x\""), "{stderr}");
+    assert_fails_in_one_line(
+        &["web", "--wsgi", "apps.hello", "--listen", "tcp:80x"],
+        "port \"80x\"",
+    );
 }
 
 /// A port already in use is a one-line error and a non-zero exit.
@@ -584,18 +586,16 @@ fn port_in_use_is_a_one_line_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let endpoint = format!("tcp:{port}:interface=127.0.0.1");
-    let (ok, stderr) = run_to_end(&["web", "--wsgi", "apps.hello", "--listen", &endpoint]);
-    assert!(!ok);
-    assert!(stderr.contains("already in use"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_fails_in_one_line(
+        &["web", "--wsgi", "apps.hello", "--listen", &endpoint],
+        "already in use",
+    );
 }
 
 /// Without --wsgi there is nothing to serve, and the error says what to add.
 #[test]
 fn missing_application_is_explained() {
-    let (ok, stderr) = run_to_end(&["web"]);
-    assert!(!ok);
-    assert!(stderr.contains("--wsgi"), "{stderr}");
+    assert_fails_in_one_line(&["web"], "--wsgi");
 }
 
 /// --help lists every option with its default.

@@ -117,7 +117,17 @@ fn parse_header(text: &str) -> Result<(String, Vec<u8>), String> {
 
 /// Runs the command line; returns the process's exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        Err(error) => {
+            eprintln!(
+                "torsion: {} (see torsion web --help)",
+                first_line(&error.to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Command::Web(options) => match serve(options) {
             Ok(()) => ExitCode::SUCCESS,
@@ -127,6 +137,12 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// The message of a clap error, without its `error:` prefix and usage lines.
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or(text);
+    line.strip_prefix("error: ").unwrap_or(line)
 }
 
 fn serve(options: WebOptions) -> Result<(), String> {
