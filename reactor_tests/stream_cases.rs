@@ -213,10 +213,7 @@ pub(crate) fn writes_after_lose_connection_are_dropped(family: Family) {
     transport.lose_connection();
     transport.write(b"after");
     assert_eq!(transport.buffered_len(), 6);
-    turn_until(&reactor, 200, || {
-        peer.pump_reads();
-        peer.ended()
-    });
+    peer.read_to_end(&reactor);
     assert!(peer.eof);
     assert_eq!(peer.received, b"before");
     assert_eq!(log.borrow().ended, [Ended::Done]);
@@ -247,10 +244,7 @@ pub(crate) fn half_closed_connection_can_still_reply(family: Family) {
     assert_eq!(log.borrow().received, b"question");
     transport.write(b"answer");
     transport.lose_connection();
-    turn_until(&reactor, 200, || {
-        peer.pump_reads();
-        peer.ended()
-    });
+    peer.read_to_end(&reactor);
     assert!(peer.eof);
     assert_eq!(peer.received, b"answer");
     assert_eq!(log.borrow().ended, [Ended::Done]);
@@ -292,10 +286,7 @@ pub(crate) fn write_eof_half_closes_from_server(family: Family) {
     let transport = log.borrow().transport();
     transport.write(b"bye");
     transport.write_eof();
-    turn_until(&reactor, 200, || {
-        peer.pump_reads();
-        peer.ended()
-    });
+    peer.read_to_end(&reactor);
     assert!(peer.eof);
     assert_eq!(peer.received, b"bye");
     peer.send(b"still here");
@@ -621,10 +612,7 @@ pub(crate) fn factory_refusal_closes_connection(family: Family) {
     };
     let server = listen(family, &reactor, factory);
     let mut peer = Peer::connect(&server.address);
-    turn_until(&reactor, 200, || {
-        peer.pump_reads();
-        peer.ended()
-    });
+    peer.read_to_end(&reactor);
     assert!(peer.received.is_empty());
     assert_eq!(asked.get(), 1);
     assert_eq!(

@@ -380,6 +380,14 @@ impl Peer {
             .expect("non-blocking peer");
     }
 
+    /// Turns `reactor` while reading, until the stream ends (fails the test after 200 turns).
+    pub(crate) fn read_to_end(&mut self, reactor: &Reactor) {
+        turn_until(reactor, 200, || {
+            self.pump_reads();
+            self.ended()
+        });
+    }
+
     /// Whether the stream has ended, cleanly or not.
     pub(crate) fn ended(&self) -> bool {
         self.eof || self.error.is_some()
