@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod defer;
 pub mod endpoints;
+pub mod hpack;
 pub mod http;
 pub mod http1;
+pub mod http2;
 pub mod log;
 pub mod reactor;
 mod sys;

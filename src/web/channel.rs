@@ -22,6 +22,7 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
+use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
 use crate::http::{RequestHead, ResponseHead, StatusCode};
@@ -55,6 +56,8 @@ struct ChannelState {
     reading_paused: bool,
     closing: bool,
     date_generation: u64,
+    /// An `Upgrade: h2c` request set aside for HTTP/2 (head, settings).
+    upgrade: Option<(RequestHead, Vec<u8>)>,
 }
 
 impl Http1Channel {
@@ -70,6 +73,7 @@ impl Http1Channel {
             reading_paused: false,
             closing: false,
             date_generation: 0,
+            upgrade: None,
         };
         Http1Channel {
             shared: Rc::new(Channel {
@@ -77,6 +81,27 @@ impl Http1Channel {
                 pumping: Cell::new(false),
                 state: RefCell::new(state),
             }),
+        }
+    }
+}
+
+impl Http1Channel {
+    /// Takes the `Upgrade: h2c` request this channel set aside, if any: the
+    /// connection is to continue in HTTP/2 with it as stream 1.
+    pub(crate) fn take_upgrade(&self) -> Option<(RequestHead, Vec<u8>)> {
+        self.shared.state.borrow_mut().upgrade.take()
+    }
+
+    /// Lets go of the transport for good (another protocol takes over).
+    pub(crate) fn detach(&self) {
+        let timer = {
+            let mut state = self.shared.state.borrow_mut();
+            state.closing = true;
+            state.transport = None;
+            state.timer.take()
+        };
+        if let Some((_, call)) = timer {
+            let _ = call.cancel();
         }
     }
 }
@@ -222,6 +247,15 @@ impl Channel {
         let Some(transport) = self.state.borrow().transport.clone() else {
             return;
         };
+        if self.site.config().enable_http2 && !transport.is_secure() {
+            let mut state = self.state.borrow_mut();
+            if state.requests.is_empty() && state.upgrade.is_none() {
+                if let Some(settings) = h2c_upgrade(&head, body) {
+                    state.upgrade = Some((upgraded_head(&head), settings));
+                    return;
+                }
+            }
+        }
         let info = RequestInfo {
             head,
             client: transport.peer_address(),

@@ -7,6 +7,10 @@
 //! * [`Http1Channel`] adapts the sans-IO [`ServerConn`](crate::http1::ServerConn)
 //!   to a transport: bytes in, events out, one timer per connection,
 //!   back-pressure both ways.
+//! * [`Http2Channel`] does the same for the sans-IO HTTP/2
+//!   [`ServerConn`](crate::http2::ServerConn), one [`Request`] per stream;
+//!   [`HttpDispatch`] picks the channel per connection (ALPN, the HTTP/2
+//!   preface, or `Upgrade: h2c`).
 //! * [`Request`] is what a resource sees and answers through. It is a cheap
 //!   handle that does not know which protocol carries it: the protocol side
 //!   sits behind [`ResponseSink`].
@@ -20,6 +24,8 @@
 
 mod access_log;
 mod channel;
+mod dispatch;
+mod h2_channel;
 mod request;
 mod resource;
 mod site;
@@ -29,6 +35,8 @@ use std::fmt;
 
 pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
 pub use channel::Http1Channel;
+pub use dispatch::HttpDispatch;
+pub use h2_channel::{Http2Channel, STREAM_HIGH_WATER, STREAM_LOW_WATER};
 pub use request::{Args, Request, RequestInfo, RequestView, ResponseSink};
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,

@@ -11,12 +11,12 @@ use std::time::SystemTime;
 
 use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
-use super::channel::Http1Channel;
+use super::dispatch::HttpDispatch;
 use super::request::Request;
 use super::resource::{Render, Resource, locate, render_checked};
 use crate::http::Headers;
 use crate::http::date::{DateCache, IMF_FIXDATE_LEN};
-use crate::http1;
+use crate::{http1, http2};
 use crate::log::panic_message;
 use crate::time::Clock;
 use crate::transport::{Address, Factory, Protocol};
@@ -35,6 +35,10 @@ pub struct SiteConfig {
     pub http1: http1::Config,
     /// Largest request body kept for [`Request::content`]; larger gets 413.
     pub max_body_size: usize,
+    /// Serve HTTP/2 (ALPN `h2`, prior knowledge, `Upgrade: h2c`); on by default.
+    pub enable_http2: bool,
+    /// Limits, windows and timeouts of HTTP/2 connections.
+    pub http2: http2::Config,
 }
 
 impl Default for SiteConfig {
@@ -45,6 +49,8 @@ impl Default for SiteConfig {
             server_header: Some(SERVER_VERSION.as_bytes().to_vec()),
             http1: http1::Config::default(),
             max_body_size: 10 * 1024 * 1024,
+            enable_http2: true,
+            http2: http2::Config::default(),
         }
     }
 }
@@ -88,7 +94,7 @@ pub fn parse_added_header(text: &str) -> Result<(String, Vec<u8>), AddedHeaderEr
 }
 
 /// A web site: the root resource, shared settings, and the factory that
-/// serves each connection with an [`Http1Channel`]. Clones share one site.
+/// serves each connection with an [`HttpDispatch`](super::HttpDispatch) (HTTP/1.1 or HTTP/2). Clones share one site.
 #[derive(Clone)]
 pub struct Site {
     shared: Rc<SiteShared>,
@@ -162,7 +168,7 @@ impl Site {
 
 impl Factory for Site {
     fn build_protocol(&mut self, _peer: &Address) -> Option<Box<dyn Protocol>> {
-        Some(Box::new(Http1Channel::new(self.shared.clone())))
+        Some(Box::new(HttpDispatch::new(self.shared.clone())))
     }
 }
 
