@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod defer;
 pub mod endpoints;
+pub mod hpack;
 pub mod http;
 pub mod http1;
 pub mod log;
