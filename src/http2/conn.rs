@@ -13,8 +13,8 @@ use super::fields::BlockReader;
 use super::frame::{self, Frame, FrameHead, HEADER_LEN, MAX_WINDOW, MIN_MAX_FRAME_SIZE, setting};
 use super::send::SendSide;
 use super::{Config, Event, PREFACE, StreamId};
-use crate::hpack::{Decoder, Encoder};
-use crate::http::{Headers, Method, RequestHead};
+use crate::hpack::{DecodeError, Decoder, Encoder};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, StatusCode};
 
 /// Streams this side reset, remembered so late frames for them are ignored.
 const RECENTLY_RESET: usize = 64;
@@ -587,15 +587,20 @@ impl ServerConn {
     ) -> Result<(), H2Error> {
         let mut reader = BlockReader::with_capacity(block.len());
         let limit = self.config.max_header_list_size as usize;
-        if self
+        match self
             .decoder
             .decode(block, limit, &mut |name, value| reader.field(name, value))
-            .is_err()
         {
-            return Err(conn_err(
-                ErrorCode::COMPRESSION_ERROR,
-                "header block cannot be decoded or exceeds the header list size",
-            ));
+            Ok(()) => {}
+            Err(DecodeError::HeaderListTooLarge { .. }) => {
+                return self.refuse_oversized(id, end_stream);
+            }
+            Err(_) => {
+                return Err(conn_err(
+                    ErrorCode::COMPRESSION_ERROR,
+                    "header block cannot be decoded",
+                ));
+            }
         }
         if let Some(stream) = self.streams.get_mut(&id) {
             // A second block on an open stream: trailers.
@@ -650,6 +655,29 @@ impl ServerConn {
         if end_stream {
             self.end_of_body(id, Headers::new())?;
         }
+        Ok(())
+    }
+
+    /// A header list beyond SETTINGS_MAX_HEADER_LIST_SIZE (the decoder read
+    /// the whole block, so HPACK stays in step): a new request is answered
+    /// 431 by the connection itself; on an open stream it is a reset.
+    fn refuse_oversized(&mut self, id: u32, end_stream: bool) -> Result<(), H2Error> {
+        let fresh = id > self.highest_stream && !self.draining;
+        if !fresh || self.streams.len() >= self.config.max_concurrent_streams as usize {
+            return Err(stream_err(id, ErrorCode::PROTOCOL_ERROR, "header list too large"));
+        }
+        self.highest_stream = id;
+        let mut stream = self.new_stream(None, false);
+        stream.recv_open = !end_stream;
+        self.streams.insert(id, stream);
+        self.idle_since = None;
+        let head = ResponseHead::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .with_header("content-length", "0");
+        let id = StreamId(id);
+        if self.send_response(id, head).is_ok() {
+            let _ = self.finish(id);
+        }
+        self.note_reset();
         Ok(())
     }
 
