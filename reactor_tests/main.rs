@@ -5,6 +5,7 @@ mod cli;
 mod defer;
 mod endpoint_strings;
 mod events;
+mod http2;
 mod reactor;
 mod stream_cases;
 mod tcp;

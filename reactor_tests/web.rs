@@ -5,7 +5,7 @@
 mod channel;
 mod lifecycle;
 mod limits;
-mod support;
+pub(crate) mod support;
 
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
