@@ -294,9 +294,7 @@ fn read_string<'a>(
     buf.clear();
     match huffman::decode(raw, buf, limit) {
         Ok(()) => Ok(Some(&buf[..])),
-        Err(HuffmanError::TooLong) => huffman::validate(raw)
-            .map(|()| None)
-            .map_err(huffman_error),
+        Err(HuffmanError::TooLong) => huffman::validate(raw).map(|()| None).map_err(huffman_error),
         Err(error) => Err(huffman_error(error)),
     }
 }
