@@ -100,6 +100,12 @@ impl Decoder {
         self.table.capacity()
     }
 
+    /// The bytes the scratch buffers hold on to.
+    #[cfg(test)]
+    pub(super) fn scratch_capacity(&self) -> usize {
+        self.name_buf.capacity() + self.value_buf.capacity()
+    }
+
     /// Decodes one complete header block; `emit(name, value)` per field in order.
     ///
     /// Fails with [`DecodeError::HeaderListTooLarge`] once the fields exceed

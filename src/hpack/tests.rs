@@ -526,6 +526,41 @@ fn hpack_bomb_fails_on_the_list_limit() {
     assert_eq!(emitted, 16 * 4033);
 }
 
+/// Huffman literals that decode past the limit are checked without being
+/// stored: the scratch buffers stay within the limit and the table size.
+#[test]
+fn huffman_literals_past_the_limit_are_not_stored() {
+    let mut coded = Vec::new();
+    huffman::encode(&[b'a'; 100_000], &mut coded); // 62 500 bytes, 100 000 decoded
+    let mut literal = Vec::new();
+    super::integer::encode(coded.len(), 7, 0x80, &mut literal);
+    literal.extend_from_slice(&coded);
+    let mut block = Vec::new();
+    for representation in [0x00, 0x10, 0x40] {
+        block.extend_from_slice(&[representation]);
+        block.extend_from_slice(&raw(b"x"));
+        block.extend_from_slice(&literal);
+    }
+    let mut decoder = Decoder::new(4096);
+    assert_eq!(
+        decode_limited(&mut decoder, &block, 8192),
+        Err(DecodeError::HeaderListTooLarge { limit: 8192 })
+    );
+    assert!(
+        decoder.scratch_capacity() <= 2 * 8192,
+        "{}",
+        decoder.scratch_capacity()
+    );
+    assert_eq!(decoder.table_size(), 0);
+    // A corrupt tail in a skipped literal is still found.
+    let mut bad = block.clone();
+    bad.extend_from_slice(&[0x00, 0x01, b'y', 0x82, 0x1f, 0xff]);
+    assert_eq!(
+        decode_limited(&mut Decoder::new(4096), &bad, 8192),
+        Err(DecodeError::HuffmanPadding)
+    );
+}
+
 // Independence from how the block was put together.
 
 /// The same block decodes to the same fields whether it arrives in one
@@ -588,6 +623,27 @@ fn encoder_indexes_repeating_response_fields() {
         list[3],
         (b"date".to_vec(), b"Mon, 21 Oct 2013 20:13:22 GMT".to_vec())
     );
+}
+
+/// A `date` sent twice in a row is indexed the second time and costs one byte from then on.
+#[test]
+fn encoder_indexes_a_date_seen_twice() {
+    let mut encoder = Encoder::new();
+    let date = "Mon, 21 Oct 2013 20:13:21 GMT";
+    let first = encode(&mut encoder, &[("date", date, false)]);
+    assert_eq!(first[0], 0x0f); // without indexing
+    let second = encode(&mut encoder, &[("date", date, false)]);
+    assert_eq!(second[0], 0x61); // incremental indexing, static name 33
+    assert_eq!(encode(&mut encoder, &[("date", date, false)]), [0xbe]);
+    let next = encode(
+        &mut encoder,
+        &[("date", "Mon, 21 Oct 2013 20:13:22 GMT", false)],
+    );
+    assert_eq!(next[..2], [0x0f, 0x12]);
+    let mut decoder = Decoder::new(4096);
+    for block in [first, second, vec![0xbe], next] {
+        assert_eq!(decode(&mut decoder, &block).map(|f| f.len()), Ok(1));
+    }
 }
 
 /// Sensitive fields are sent never-indexed, keep their name index, and never enter the table.
