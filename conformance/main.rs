@@ -1,3 +1,4 @@
 //! Conformance suite.
 
+mod hpack;
 mod http1;

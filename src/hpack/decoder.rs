@@ -100,6 +100,12 @@ impl Decoder {
         self.table.capacity()
     }
 
+    /// The bytes the scratch buffers hold on to.
+    #[cfg(test)]
+    pub(super) fn scratch_capacity(&self) -> usize {
+        self.name_buf.capacity() + self.value_buf.capacity()
+    }
+
     /// Decodes one complete header block; `emit(name, value)` per field in order.
     ///
     /// Fails with [`DecodeError::HeaderListTooLarge`] once the fields exceed
@@ -294,9 +300,7 @@ fn read_string<'a>(
     buf.clear();
     match huffman::decode(raw, buf, limit) {
         Ok(()) => Ok(Some(&buf[..])),
-        Err(HuffmanError::TooLong) => huffman::validate(raw)
-            .map(|()| None)
-            .map_err(huffman_error),
+        Err(HuffmanError::TooLong) => huffman::validate(raw).map(|()| None).map_err(huffman_error),
         Err(error) => Err(huffman_error(error)),
     }
 }

@@ -4,10 +4,13 @@
 //! - Fields that repeat across responses (`content-type`, `server`,
 //!   `cache-control`, `set-cookie`, a `:status` outside the static table,
 //!   …) are added to the dynamic table the first time they are sent.
-//! - Fields whose values rarely repeat (`date`, `content-length`, `etag`,
+//! - Fields whose values rarely repeat (`content-length`, `etag`,
 //!   `last-modified`, `location`, `:path`, …) and fields larger than half
 //!   the table are sent as literals that reuse the name's index but are not
 //!   added, so they do not push the useful entries out.
+//! - `date` is sent that way too, until the same value is sent twice in a
+//!   row: then it is added, so the responses of a busy second carry it as
+//!   one byte and the table gains at most one date per second.
 //! - Sensitive fields are sent "never indexed" (RFC 7541 §7.1.3).
 //! - A string is Huffman-coded only when that makes it shorter.
 //!
@@ -33,6 +36,11 @@ pub struct Encoder {
     target_size: usize,
     /// The smallest target since the last block, if the target changed.
     lowest_pending: Option<usize>,
+    /// The `date` value last sent as a literal: a value seen twice is
+    /// indexed, so a busy connection sends each second's date in full twice
+    /// and then as one byte, while the table gains one entry per second at
+    /// most.
+    last_date: Vec<u8>,
 }
 
 /// How a literal affects the peer's table (the first byte's pattern and
@@ -61,6 +69,7 @@ impl Encoder {
             table: DynamicTable::new(ENCODER_TABLE_LIMIT),
             target_size: ENCODER_TABLE_LIMIT,
             lowest_pending: None,
+            last_date: Vec::new(),
         }
     }
 
@@ -141,9 +150,20 @@ impl Encoder {
     }
 
     /// Whether a field is likely to be sent again and small enough to keep.
-    fn worth_indexing(&self, name: &[u8], value: &[u8]) -> bool {
+    fn worth_indexing(&mut self, name: &[u8], value: &[u8]) -> bool {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
-        size <= self.table.capacity() / 2 && !value_rarely_repeats(name)
+        if size > self.table.capacity() / 2 {
+            return false;
+        }
+        if name == b"date" {
+            if self.last_date == value {
+                return true;
+            }
+            self.last_date.clear();
+            self.last_date.extend_from_slice(value);
+            return false;
+        }
+        !value_rarely_repeats(name)
     }
 }
 
@@ -161,7 +181,6 @@ fn value_rarely_repeats(name: &[u8]) -> bool {
             | b"age"
             | b"content-length"
             | b"content-range"
-            | b"date"
             | b"etag"
             | b"expires"
             | b"if-modified-since"

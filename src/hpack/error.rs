@@ -73,7 +73,10 @@ impl fmt::Display for DecodeError {
                 f.write_str("dynamic table size update after the first field")
             }
             DecodeError::SizeUpdateTooLarge { size, max } => {
-                write!(f, "dynamic table size update to {size} exceeds the limit {max}")
+                write!(
+                    f,
+                    "dynamic table size update to {size} exceeds the limit {max}"
+                )
             }
             DecodeError::SizeUpdateMissing => {
                 f.write_str("header block lacks the required dynamic table size update")

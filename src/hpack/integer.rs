@@ -26,7 +26,11 @@ pub(super) fn encode(value: usize, prefix_bits: u32, flags: u8, dst: &mut Vec<u8
 
 /// Reads an integer with a `prefix_bits`-bit prefix starting at
 /// `block[*pos]`, advancing `pos` past it.
-pub(super) fn decode(block: &[u8], pos: &mut usize, prefix_bits: u32) -> Result<usize, DecodeError> {
+pub(super) fn decode(
+    block: &[u8],
+    pos: &mut usize,
+    prefix_bits: u32,
+) -> Result<usize, DecodeError> {
     let max_prefix = (1u64 << prefix_bits) - 1;
     let first = *block.get(*pos).ok_or(DecodeError::Truncated)?;
     *pos += 1;
@@ -80,13 +84,28 @@ mod tests {
     fn boundaries_round_trip() {
         for prefix in 1..=8 {
             let max_prefix = (1usize << prefix) - 1;
-            for value in [0, 1, max_prefix - 1, max_prefix, max_prefix + 1, 127, 128, 4096, 1 << 21, u32::MAX as usize] {
+            for value in [
+                0,
+                1,
+                max_prefix - 1,
+                max_prefix,
+                max_prefix + 1,
+                127,
+                128,
+                4096,
+                1 << 21,
+                u32::MAX as usize,
+            ] {
                 // Flag bits above the prefix are ignored when decoding.
                 let mut wire = Vec::new();
                 let flags = if prefix == 8 { 0 } else { 0xffu8 << prefix };
                 encode(value, prefix, flags, &mut wire);
                 let mut pos = 0;
-                assert_eq!(decode(&wire, &mut pos, prefix), Ok(value), "{value} in {prefix}");
+                assert_eq!(
+                    decode(&wire, &mut pos, prefix),
+                    Ok(value),
+                    "{value} in {prefix}"
+                );
                 assert_eq!(pos, wire.len());
             }
         }
@@ -115,6 +134,9 @@ mod tests {
     fn truncated_integer() {
         assert_eq!(decode(&[], &mut 0, 5), Err(DecodeError::Truncated));
         assert_eq!(decode(&[0x1f], &mut 0, 5), Err(DecodeError::Truncated));
-        assert_eq!(decode(&[0x1f, 0x9a], &mut 0, 5), Err(DecodeError::Truncated));
+        assert_eq!(
+            decode(&[0x1f, 0x9a], &mut 0, 5),
+            Err(DecodeError::Truncated)
+        );
     }
 }

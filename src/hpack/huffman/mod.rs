@@ -26,7 +26,10 @@ pub(super) enum HuffmanError {
 
 /// The length in bytes of `src` once Huffman-coded.
 pub(super) fn encoded_len(src: &[u8]) -> usize {
-    let bits: usize = src.iter().map(|&b| usize::from(CODES[usize::from(b)].1)).sum();
+    let bits: usize = src
+        .iter()
+        .map(|&b| usize::from(CODES[usize::from(b)].1))
+        .sum();
     bits.div_ceil(8)
 }
 
