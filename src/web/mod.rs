@@ -20,6 +20,7 @@
 
 mod access_log;
 mod channel;
+mod content;
 mod request;
 mod resource;
 mod site;
@@ -29,6 +30,7 @@ use std::fmt;
 
 pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
 pub use channel::Http1Channel;
+pub use content::{Content, ContentError, ContentLimits, spool_file};
 pub use request::{Args, Request, RequestInfo, RequestView, ResponseSink};
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,
