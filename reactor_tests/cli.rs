@@ -544,6 +544,45 @@ fn oversized_body_is_refused_with_413() {
     assert!(accepted.contains("body=small"), "{accepted}");
 }
 
+/// A body past --spool-threshold is kept in a temporary file in --spool-directory (which keeps
+/// no name for it) and reaches the application whole.
+#[test]
+fn large_body_is_spooled_and_reaches_the_application() {
+    let spool = std::env::temp_dir().join(format!("torsion-cli-spool-{}", std::process::id()));
+    std::fs::create_dir_all(&spool).unwrap();
+    let directory = spool.to_str().unwrap().to_owned();
+    let server = Server::start(
+        "apps.echo",
+        &["--spool-threshold", "1K", "--spool-directory", &directory],
+    );
+    let body: String = (0..20_000)
+        .map(|n| char::from(b'a' + (n % 26) as u8))
+        .collect();
+    let (response, _) = server.exchange(&format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let left = std::fs::read_dir(&spool).unwrap().count();
+    std::fs::remove_dir(&spool).unwrap();
+    assert!(response.contains(&format!("body={body}")), "{response}");
+    assert_eq!(left, 0, "a temporary file kept its name");
+}
+
+/// A spool directory that cannot be used is refused at start-up, naming it and the option.
+#[test]
+fn unusable_spool_directory_is_refused() {
+    assert_fails_in_one_line(
+        &[
+            "web",
+            "--wsgi",
+            "apps.hello",
+            "--spool-directory",
+            "/nonexistent/spool",
+        ],
+        "/nonexistent/spool",
+    );
+}
+
 /// A malformed size is refused at start-up with a one-line error.
 #[test]
 fn bad_size_is_refused() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use torsion::http::Method;
 use torsion::http1::Config;
-use torsion::web::{Render, SiteConfig, StaticData, Tree};
+use torsion::web::{Content, ContentLimits, Render, SiteConfig, StaticData, Tree};
 
 use super::support::{FnResource, MAX_TURNS, Record, Server, parse_responses};
 use crate::util::{Peer, fake_clock_reactor, new_reactor, turn_until};
@@ -18,17 +18,23 @@ fn form_tree(renders: &Record<Vec<u8>>) -> Rc<Tree> {
     root.put_child(
         "form",
         FnResource::with_methods(vec![Method::Post], move |request| {
-            seen.borrow_mut().push(request.content());
-            Render::Body(request.content())
+            let body = request.content().expect("the body reads back");
+            seen.borrow_mut().push(body.clone());
+            Render::Body(body)
         }),
     );
     root.put_child("hello", Rc::new(StaticData::new("hello", "text/plain")));
     Rc::new(root)
 }
 
+/// Bodies up to 16 bytes, spooled to a temporary file past 8.
 fn small_body_limit() -> SiteConfig {
     SiteConfig {
-        max_body_size: 16,
+        body_limits: ContentLimits {
+            max_size: 16,
+            spool_threshold: 8,
+            spool_directory: None,
+        },
         ..SiteConfig::default()
     }
 }
@@ -55,8 +61,11 @@ fn take_content_moves_the_body_and_with_view_lends_the_head() {
     root.put_child(
         "take",
         FnResource::with_methods(vec![Method::Post], |request| {
-            let body = request.take_content();
-            let left = request.content().len();
+            let body = match request.take_content() {
+                Content::Memory(bytes) => bytes,
+                spooled => spooled.to_vec().expect("the spooled body reads back"),
+            };
+            let left = request.content_length();
             let (target, postpath) = request.with_view(|view| {
                 (
                     String::from_utf8_lossy(view.info.head.target()).into_owned(),
@@ -80,6 +89,57 @@ fn take_content_moves_the_body_and_with_view_lends_the_head() {
     );
     assert_eq!(responses[0].status, 200);
     assert_eq!(responses[0].text(), "hello world|0|/take/a/b|2");
+}
+
+/// A body past the spool threshold is kept in a temporary file and reaches the resource whole,
+/// while one below it stays in memory.
+#[test]
+fn body_past_the_threshold_is_spooled_to_a_file() {
+    let spooled = Record::default();
+    let seen = spooled.clone();
+    let root = Tree::new();
+    root.put_child(
+        "where",
+        FnResource::with_methods(vec![Method::Post], move |request| {
+            let body = request.take_content();
+            seen.borrow_mut().push(body.is_spooled());
+            Render::Body(body.to_vec().expect("the body reads back"))
+        }),
+    );
+    let server = Server::start_with(new_reactor(), Rc::new(root), small_body_limit());
+    let responses = server.exchange(
+        b"POST /where HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nsmal\
+          POST /where HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+          6\r\nlarger\r\n6\r\n-body!\r\n0\r\n\r\n",
+        2,
+    );
+    assert_eq!(responses[0].text(), "smal");
+    assert_eq!(responses[1].text(), "larger-body!");
+    assert_eq!(*spooled.borrow(), vec![false, true]);
+}
+
+/// A spool directory that cannot hold the body gets 500 (not a hang, not a drop), and the
+/// resource never renders.
+#[test]
+fn unusable_spool_directory_gets_500() {
+    let renders = Record::default();
+    let config = SiteConfig {
+        body_limits: ContentLimits {
+            max_size: 1024,
+            spool_threshold: 4,
+            spool_directory: Some("/nonexistent/spool".into()),
+        },
+        ..SiteConfig::default()
+    };
+    let server = Server::start_with(new_reactor(), form_tree(&renders), config);
+    let responses = server.exchange(
+        b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789\
+          GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        2,
+    );
+    assert_eq!(responses[0].status, 500);
+    assert_eq!(responses[1].status, 200);
+    assert!(renders.borrow().is_empty(), "the resource rendered anyway");
 }
 
 /// A Content-Length over the body limit gets 413 without rendering, and the

@@ -1,10 +1,32 @@
 //! wsgi.input: read, readline, readlines, iteration, seek and tell over the request body.
 
+use torsion::web::{Content, ContentLimits};
+
 use super::{Harness, post};
 
+/// `body` as the server keeps it once it passes the spool threshold: in a temporary file.
+fn spooled(body: &[u8]) -> Content {
+    let limits = ContentLimits {
+        spool_threshold: 0,
+        ..ContentLimits::default()
+    };
+    let mut content = Content::default();
+    content.append(body.to_vec(), &limits).expect("spooled");
+    assert!(content.is_spooled() || body.is_empty());
+    content
+}
+
 /// Runs the Python expression list in `steps` against `environ['wsgi.input']` (named `f`) and
-/// returns the repr of each result, one per line.
+/// returns the repr of each result, one per line; the body is read from memory and from a
+/// spooled file, which must answer alike.
 fn steps(body: &[u8], steps: &str) -> String {
+    let in_memory = steps_over(body, steps, false);
+    let from_file = steps_over(body, steps, true);
+    assert_eq!(in_memory, from_file, "a spooled body reads differently");
+    in_memory
+}
+
+fn steps_over(body: &[u8], steps: &str, spool: bool) -> String {
     let harness = Harness::new(&format!(
         r#"
 def app(environ, start_response):
@@ -19,7 +41,11 @@ def app(environ, start_response):
     return ['\n'.join(results).encode('latin-1')]
 "#
     ));
-    harness.text(post(body))
+    let mut request = post(body);
+    if spool {
+        request.body = spooled(body);
+    }
+    harness.text(request)
 }
 
 /// read() returns all that is left; read(n) at most n bytes; None and -1 mean "all".
@@ -84,4 +110,17 @@ fn seek_and_tell_move_through_the_body() {
         result,
         "4\n4\nb'45'\n7\nb'789'\n5\nb'5'\nOSError\nValueError\nTrue\n20\nb''"
     );
+}
+
+/// A line longer than the spooled reader's scan window comes back whole, and the next line
+/// after it.
+#[test]
+fn long_lines_read_whole_from_a_spooled_body() {
+    let mut body = vec![b'x'; 20_000];
+    body.extend_from_slice(b"\nend\n");
+    let result = steps(
+        &body,
+        "['len(f.readline())', 'f.readline()', 'f.readline()', 'f.seek(19_999)', 'f.readline(1)']",
+    );
+    assert_eq!(result, "20001\nb'end\\n'\nb''\n19999\nb'x'");
 }

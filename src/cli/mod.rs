@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::endpoints::{ServerEndpoint, listen, parse_server};
 use crate::reactor::{Phase, Reactor};
 use crate::time::LoopingCall;
-use crate::web::{AccessLog, Site, SiteConfig, parse_added_header};
+use crate::web::{AccessLog, ContentLimits, Site, SiteConfig, parse_added_header, spool_file};
 use crate::wsgi::{WsgiApp, WsgiResource};
 
 /// How long a graceful shutdown waits for requests still with the application.
@@ -68,6 +68,15 @@ pub struct WebOptions {
     /// get 413 before the application runs.
     #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
     max_request_body: usize,
+
+    /// Request bodies larger than this, in bytes (K, M and G suffixes allowed), are kept in a
+    /// temporary file instead of memory.
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    spool_threshold: usize,
+
+    /// The directory of those temporary files [default: $TMPDIR, or /tmp].
+    #[arg(long, value_name = "DIR")]
+    spool_directory: Option<PathBuf>,
 
     /// Do not write an access log.
     #[arg(long, conflicts_with = "logfile")]
@@ -152,12 +161,22 @@ fn serve(options: WebOptions) -> Result<(), String> {
     // Response bodies are allocated and freed per request: keep their pages mapped.
     crate::sys::keep_freed_memory(ALLOCATOR_TRIM_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD);
     let reactor = Reactor::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
+    spool_file(options.spool_directory.as_deref()).map_err(|error| {
+        format!(
+            "cannot make temporary files for request bodies ({error}); \
+             give a writable directory with --spool-directory"
+        )
+    })?;
     let app = WsgiApp::load(spec).map_err(|error| error.to_string())?;
     let resource = WsgiResource::new();
     let config = SiteConfig {
         display_tracebacks: options.display_tracebacks,
         added_headers: options.add_header.clone(),
-        max_body_size: options.max_request_body,
+        body_limits: ContentLimits {
+            max_size: options.max_request_body as u64,
+            spool_threshold: options.spool_threshold as u64,
+            spool_directory: options.spool_directory.clone(),
+        },
         ..SiteConfig::default()
     };
     let site = Site::with_config(reactor.clock().clone(), Rc::new(resource.clone()), config);

@@ -23,9 +23,10 @@ use std::rc::{Rc, Weak};
 use std::time::Instant;
 
 use super::dispatch::{h2c_upgrade, upgraded_head};
+use super::content::ContentError;
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
-use crate::http::{RequestHead, ResponseHead, StatusCode};
+use crate::http::{RequestHead, ResponseHead};
 use crate::http1::{BodyKind, Event, RequestId, ServerConn, UserError};
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
@@ -223,9 +224,8 @@ impl Channel {
             Event::Request { id, head, body, .. } => self.begin_request(id, head, body),
             Event::Data { id, chunk } => {
                 if let Some(request) = self.request(id) {
-                    if !request.append_content(chunk) {
-                        reject_too_large(&request);
-                    }
+                    // A refused body has been answered; the rest of it is discarded.
+                    let _ = request.append_content(chunk);
                 }
             }
             Event::EndOfMessage { id, .. } => {
@@ -268,9 +268,9 @@ impl Channel {
         };
         let request = Request::with_shared(info, self.site.clone(), Box::new(sink));
         self.state.borrow_mut().requests.insert(id, request.clone());
-        let limit = self.site.config().max_body_size as u64;
+        let limit = self.site.config().body_limits.max_size;
         if matches!(body, BodyKind::Length(n) if n > limit) {
-            reject_too_large(&request);
+            request.refuse_content(&ContentError::TooLarge { limit });
         }
     }
 
@@ -402,14 +402,6 @@ impl Channel {
     fn transport(&self) -> Option<Rc<dyn Transport>> {
         self.state.borrow().transport.clone()
     }
-}
-
-fn reject_too_large(request: &Request) {
-    request.respond_error(
-        StatusCode::CONTENT_TOO_LARGE,
-        "Request Entity Too Large",
-        "The request body exceeds the size this server accepts.",
-    );
 }
 
 /// The [`ResponseSink`] of one request on an HTTP/1.1 connection.

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
-use crate::http::{RequestHead, ResponseHead, StatusCode};
+use crate::http::{RequestHead, ResponseHead};
 use crate::http2::{ErrorCode, Event, ServerConn, StreamId, UserError};
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
@@ -247,9 +247,8 @@ impl Channel {
             Event::Data { id, chunk } => {
                 let len = chunk.len();
                 if let Some(request) = self.request(id) {
-                    if !request.append_content(chunk) {
-                        reject_too_large(&request);
-                    }
+                    // A refused body has been answered; the rest of it is discarded.
+                    let _ = request.append_content(chunk);
                 }
                 self.state.borrow_mut().conn.release_capacity(id, len);
             }
@@ -422,14 +421,6 @@ impl Channel {
         };
         drop(removed);
     }
-}
-
-fn reject_too_large(request: &Request) {
-    request.respond_error(
-        StatusCode::CONTENT_TOO_LARGE,
-        "Request Entity Too Large",
-        "The request body exceeds the size this server accepts.",
-    );
 }
 
 /// The [`ResponseSink`] of one stream.

@@ -9,9 +9,11 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::io;
 use std::rc::Rc;
 
 use super::access_log::AccessLogEntry;
+use super::content::{Content, ContentError};
 use super::resource::error_page_html;
 use super::site::{Site, SiteShared};
 use super::{ConnectionLost, url};
@@ -136,7 +138,9 @@ struct State {
     args: Args,
     prepath: Vec<Vec<u8>>,
     postpath: Vec<Vec<u8>>,
-    content: Vec<u8>,
+    content: Content,
+    /// The body was refused (413 or 500); what follows of it is dropped.
+    content_refused: bool,
     code: StatusCode,
     response_headers: Headers,
     /// A reason phrase other than the status code's canonical one.
@@ -200,7 +204,8 @@ impl Request {
             args,
             prepath: Vec::new(),
             postpath,
-            content: Vec::new(),
+            content: Content::default(),
+            content_refused: false,
             code: StatusCode::OK,
             response_headers,
             reason: None,
@@ -278,14 +283,20 @@ impl Request {
         self.read(|s| s.info.head.headers().clone())
     }
 
-    /// The request body received so far (all of it once rendering starts).
-    pub fn content(&self) -> Vec<u8> {
-        self.read(|s| s.content.clone())
+    /// The request body received so far (all of it once rendering starts), read back from its
+    /// temporary file when it was spooled to disk.
+    pub fn content(&self) -> io::Result<Vec<u8>> {
+        self.read(|s| s.content.to_vec())
+    }
+
+    /// How many body bytes were received.
+    pub fn content_length(&self) -> u64 {
+        self.read(|s| s.content.len())
     }
 
     /// Takes the request body out, leaving it empty: for a resource that consumes the body
-    /// whole and would otherwise copy it.
-    pub fn take_content(&self) -> Vec<u8> {
+    /// whole and would otherwise copy it (or reopen its temporary file).
+    pub fn take_content(&self) -> Content {
         self.update(|s| std::mem::take(&mut s.content))
     }
 
@@ -489,22 +500,48 @@ impl Request {
         &self.inner.site
     }
 
-    /// Appends request body bytes; false (and nothing kept) when the body
-    /// would exceed the site's limit.
-    pub(crate) fn append_content(&self, chunk: Vec<u8>) -> bool {
-        let limit = self.inner.site.config().max_body_size;
-        self.update(|s| {
-            if s.content.len().saturating_add(chunk.len()) > limit {
-                return false;
+    /// Appends request body bytes (spooling them to disk past the site's threshold). When the
+    /// body cannot be kept, the request is answered with 413 (too large) or 500 (the temporary
+    /// file failed, which is logged) and the error says which; the bytes that follow are
+    /// dropped.
+    pub(crate) fn append_content(&self, chunk: Vec<u8>) -> Result<(), ContentError> {
+        let limits = &self.inner.site.config().body_limits;
+        let appended = self.update(|s| match s.content_refused {
+            true => Ok(()),
+            false => s.content.append(chunk, limits),
+        });
+        if let Err(error) = &appended {
+            self.refuse_content(error);
+        }
+        appended
+    }
+
+    /// Answers a request whose body could not be kept; later body bytes are dropped.
+    pub(crate) fn refuse_content(&self, error: &ContentError) {
+        let first = self.update(|s| {
+            let first = !s.content_refused;
+            s.content_refused = true;
+            s.content = Content::default();
+            first
+        });
+        if !first {
+            return;
+        }
+        match error {
+            ContentError::TooLarge { .. } => self.respond_error(
+                StatusCode::CONTENT_TOO_LARGE,
+                "Request Entity Too Large",
+                "The request body exceeds the size this server accepts.",
+            ),
+            ContentError::Spool(_) => {
+                crate::log::error(format_args!("{error}"));
+                self.respond_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "The server could not store the request body.",
+                );
             }
-            if s.content.is_empty() {
-                // The first chunk (often the whole body) is kept, not copied.
-                s.content = chunk;
-            } else {
-                s.content.extend_from_slice(&chunk);
-            }
-            true
-        })
+        }
     }
 
     /// Moves the next `postpath` segment to `prepath` and returns it.

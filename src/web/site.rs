@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
 use super::dispatch::HttpDispatch;
+use super::content::ContentLimits;
 use super::request::Request;
 use super::resource::{Render, Resource, locate, render_checked};
 use crate::http::Headers;
@@ -33,8 +34,8 @@ pub struct SiteConfig {
     pub server_header: Option<Vec<u8>>,
     /// Limits and timeouts of HTTP/1.1 connections.
     pub http1: http1::Config,
-    /// Largest request body kept for [`Request::content`]; larger gets 413.
-    pub max_body_size: usize,
+    /// How large request bodies may be and when they move from memory to a temporary file.
+    pub body_limits: ContentLimits,
     /// Serve HTTP/2 (ALPN `h2`, prior knowledge, `Upgrade: h2c`); on by default.
     pub enable_http2: bool,
     /// Limits, windows and timeouts of HTTP/2 connections.
@@ -48,7 +49,7 @@ impl Default for SiteConfig {
             added_headers: Vec::new(),
             server_header: Some(SERVER_VERSION.as_bytes().to_vec()),
             http1: http1::Config::default(),
-            max_body_size: 10 * 1024 * 1024,
+            body_limits: ContentLimits::default(),
             enable_http2: true,
             http2: http2::Config::default(),
         }

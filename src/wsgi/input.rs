@@ -8,11 +8,14 @@ use pyo3::types::{PyBytes, PyList};
 
 use super::RequestBody;
 
+/// How much of a spooled body one scan for a line end reads at a time.
+const LINE_SCAN_CHUNK: usize = 8 * 1024;
+
 /// The body stream handed to the application.
 #[pyclass(module = "torsion", name = "InputStream")]
 pub(crate) struct InputStream {
     body: RequestBody,
-    position: usize,
+    position: u64,
 }
 
 impl InputStream {
@@ -20,51 +23,103 @@ impl InputStream {
         Self { body, position: 0 }
     }
 
-    fn bytes(&self) -> &[u8] {
-        match &self.body {
-            RequestBody::Memory(bytes) => bytes,
-        }
+    fn remaining(&self) -> u64 {
+        self.body.len().saturating_sub(self.position)
     }
 
-    fn remaining(&self) -> &[u8] {
-        let bytes = self.bytes();
-        &bytes[self.position.min(bytes.len())..]
+    /// Reads `len` bytes at the current position (fewer at the end) and moves past them.
+    fn take<'py>(&mut self, py: Python<'py>, len: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let len = len.min(self.remaining());
+        if len == 0 {
+            // Also past the end, where the position may lie beyond the body.
+            return Ok(PyBytes::new(py, b""));
+        }
+        let start = self.position;
+        self.position += len;
+        let bytes = match &self.body {
+            // start + len <= the body's length, so both fit in usize.
+            RequestBody::Memory(bytes) => {
+                PyBytes::new(py, &bytes[start as usize..(start + len) as usize])
+            }
+            body => {
+                let len = usize::try_from(len)
+                    .map_err(|_| PyValueError::new_err("read size too large"))?;
+                PyBytes::new_with(py, len, |buffer| {
+                    body.read_at(start, buffer).map(|_| ()).map_err(|error| {
+                        PyOSError::new_err(format!("cannot read the request body: {error}"))
+                    })
+                })?
+            }
+        };
+        Ok(bytes)
+    }
+
+    /// The length of the next line (up to and including `\n`), at most `limit` bytes.
+    fn line_length(&self, limit: Option<u64>) -> PyResult<u64> {
+        let bound = limit.map_or(self.remaining(), |limit| limit.min(self.remaining()));
+        if bound == 0 {
+            return Ok(0);
+        }
+        if let RequestBody::Memory(bytes) = &self.body {
+            // bound <= remaining, so the range lies inside the body.
+            let start = self.position as usize;
+            let rest = &bytes[start..start + bound as usize];
+            return Ok(memchr::memchr(b'\n', rest).map_or(bound, |at| at as u64 + 1));
+        }
+        let mut scanned = 0;
+        let mut chunk = vec![0; LINE_SCAN_CHUNK];
+        while scanned < bound {
+            let want = (bound - scanned).min(LINE_SCAN_CHUNK as u64) as usize;
+            let read = self
+                .body
+                .read_at(self.position + scanned, &mut chunk[..want])
+                .map_err(|error| {
+                    PyOSError::new_err(format!("cannot read the request body: {error}"))
+                })?;
+            if read == 0 {
+                break;
+            }
+            if let Some(at) = memchr::memchr(b'\n', &chunk[..read]) {
+                return Ok(scanned + at as u64 + 1);
+            }
+            scanned += read as u64;
+        }
+        Ok(scanned.min(bound))
     }
 
     /// The next line (up to and including `\n`), at most `limit` bytes when one is given.
-    fn take_line(&mut self, limit: Option<usize>) -> &[u8] {
-        let start = self.position.min(self.bytes().len());
-        let rest = self.remaining();
-        let mut end = memchr::memchr(b'\n', rest).map_or(rest.len(), |at| at + 1);
-        if let Some(limit) = limit {
-            end = end.min(limit);
-        }
-        self.position = start + end;
-        &self.bytes()[start..start + end]
+    fn take_line<'py>(
+        &mut self,
+        py: Python<'py>,
+        limit: Option<u64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let length = self.line_length(limit)?;
+        self.take(py, length)
     }
 }
 
 /// A size argument: `None` or negative means "no limit".
-fn limit(size: Option<isize>) -> Option<usize> {
-    size.and_then(|size| usize::try_from(size).ok())
+fn limit(size: Option<isize>) -> Option<u64> {
+    size.and_then(|size| u64::try_from(size).ok())
 }
 
 #[pymethods]
 impl InputStream {
     /// Reads at most `size` bytes (all that is left when `size` is omitted, None or negative).
     #[pyo3(signature = (size = None))]
-    fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> Bound<'py, PyBytes> {
-        let rest = self.remaining();
-        let take = limit(size).map_or(rest.len(), |size| size.min(rest.len()));
-        let chunk = PyBytes::new(py, &rest[..take]);
-        self.position += take;
-        chunk
+    fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let take = limit(size).unwrap_or(u64::MAX);
+        self.take(py, take)
     }
 
     /// Reads one line, or at most `size` bytes of it.
     #[pyo3(signature = (size = None))]
-    fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.take_line(limit(size)))
+    fn readline<'py>(
+        &mut self,
+        py: Python<'py>,
+        size: Option<isize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.take_line(py, limit(size))
     }
 
     /// Reads lines until at least `hint` bytes were read (all lines without a hint).
@@ -78,12 +133,13 @@ impl InputStream {
         let lines = PyList::empty(py);
         let mut total = 0;
         loop {
-            let line = self.take_line(None);
-            if line.is_empty() {
+            let line = self.take_line(py, None)?;
+            let length = line.as_bytes().len() as u64;
+            if length == 0 {
                 break;
             }
-            total += line.len();
-            lines.append(PyBytes::new(py, line))?;
+            total += length;
+            lines.append(line)?;
             if hint.is_some_and(|hint| total >= hint) {
                 break;
             }
@@ -95,9 +151,9 @@ impl InputStream {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        let line = self.take_line(None);
-        (!line.is_empty()).then(|| PyBytes::new(py, line))
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.take_line(py, None)?;
+        Ok((!line.as_bytes().is_empty()).then_some(line))
     }
 
     /// Moves to `offset` from the start (`whence` 0), the current position (1) or the end (2).
@@ -105,20 +161,20 @@ impl InputStream {
     fn seek(&mut self, offset: i64, whence: i32) -> PyResult<u64> {
         let base = match whence {
             0 => 0,
-            1 => self.position as i64,
-            2 => self.bytes().len() as i64,
+            1 => i64::try_from(self.position).unwrap_or(i64::MAX),
+            2 => i64::try_from(self.body.len()).unwrap_or(i64::MAX),
             _ => return Err(PyValueError::new_err(format!("invalid whence ({whence})"))),
         };
         let target = base
             .checked_add(offset)
             .filter(|target| *target >= 0)
             .ok_or_else(|| PyOSError::new_err(format!("negative seek position {offset}")))?;
-        self.position = usize::try_from(target).unwrap_or(usize::MAX);
-        Ok(target as u64)
+        self.position = target as u64;
+        Ok(self.position)
     }
 
     /// The current position.
-    fn tell(&self) -> usize {
+    fn tell(&self) -> u64 {
         self.position
     }
 

@@ -54,19 +54,9 @@ pub enum UrlScheme {
     Https,
 }
 
-/// The request body, fully received before the application runs.
-#[derive(Clone, Debug, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum RequestBody {
-    /// A body held in memory.
-    Memory(Vec<u8>),
-}
-
-impl Default for RequestBody {
-    fn default() -> Self {
-        Self::Memory(Vec::new())
-    }
-}
+/// The request body, fully received before the application runs: in memory, or spooled to a
+/// temporary file past the site's threshold.
+pub use crate::web::Content as RequestBody;
 
 /// One request for the application, built by the HTTP layer.
 ///

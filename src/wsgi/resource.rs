@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    DEFAULT_OUTPUT_CREDIT, RequestBody, RequestControl, RequestId, ResponseHead, UrlScheme,
-    WorkerPool, WsgiApp, WsgiEvent, WsgiRequest,
+    DEFAULT_OUTPUT_CREDIT, RequestControl, RequestId, ResponseHead, UrlScheme, WorkerPool, WsgiApp,
+    WsgiEvent, WsgiRequest,
 };
 use crate::defer::Deferred;
 use crate::http::{Method, StatusCode, Version};
@@ -328,7 +328,7 @@ fn apply_head(request: &Request, head: &ResponseHead) {
 /// rest (both percent-decoded, as Twisted does). Reads the request through one borrow and
 /// moves its body.
 fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>) -> WsgiRequest {
-    let body = RequestBody::Memory(request.take_content());
+    let body = request.take_content();
     request.with_view(|view| {
         let head = &view.info.head;
         let uri = head.target();
