@@ -20,7 +20,7 @@ fn echo_server() -> Server {
                 String::from_utf8_lossy(&request.uri()),
                 String::from_utf8_lossy(&request.header("host").unwrap_or_default()),
                 String::from_utf8_lossy(&request.header("cookie").unwrap_or_default()),
-                request.content().len(),
+                request.content().map_or(0, |c| c.len()),
             );
             Render::Body(text.into_bytes())
         },
@@ -32,7 +32,10 @@ fn echo_server() -> Server {
 fn curl_prior_knowledge() {
     let server = echo_server();
     let url = server.url("/p?q=1");
-    let Some(out) = curl(&server, &["--http2-prior-knowledge", "-w", " v%{http_version}", &url]) else {
+    let Some(out) = curl(
+        &server,
+        &["--http2-prior-knowledge", "-w", " v%{http_version}", &url],
+    ) else {
         return;
     };
     let host = server.socket_address().to_string();
@@ -60,7 +63,16 @@ fn body_and_cookies() {
     let body = "x".repeat(100_000);
     let Some(out) = curl(
         &server,
-        &["--http2-prior-knowledge", "-H", "cookie: a=1", "-H", "cookie: b=2", "--data-binary", &body, &url],
+        &[
+            "--http2-prior-knowledge",
+            "-H",
+            "cookie: a=1",
+            "-H",
+            "cookie: b=2",
+            "--data-binary",
+            &body,
+            &url,
+        ],
     ) else {
         return;
     };
@@ -80,7 +92,13 @@ fn large_response() {
     let url = server.url("/big");
     let out = server.run_beside(move || {
         Command::new("curl")
-            .args(["--silent", "--http2-prior-knowledge", "--max-time", "20", &url])
+            .args([
+                "--silent",
+                "--http2-prior-knowledge",
+                "--max-time",
+                "20",
+                &url,
+            ])
             .output()
     });
     let Ok(out) = out else { return };
@@ -99,6 +117,9 @@ fn h2load_streams() {
     });
     let out = out.expect("h2load is installed (.ci/test installs nghttp2-client)");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2000 succeeded, 0 failed, 0 errored"), "{text}");
+    assert!(
+        text.contains("2000 succeeded, 0 failed, 0 errored"),
+        "{text}"
+    );
     assert!(text.contains("status codes: 2000 2xx"), "{text}");
 }

@@ -145,12 +145,18 @@ impl ServerConn {
             &mut conn.out,
             &[
                 (setting::MAX_CONCURRENT_STREAMS, c.max_concurrent_streams),
-                (setting::INITIAL_WINDOW_SIZE, c.stream_window.min(MAX_WINDOW)),
+                (
+                    setting::INITIAL_WINDOW_SIZE,
+                    c.stream_window.min(MAX_WINDOW),
+                ),
                 (setting::MAX_HEADER_LIST_SIZE, c.max_header_list_size),
                 (setting::HEADER_TABLE_SIZE, c.header_table_size),
             ],
         );
-        let extra = c.connection_window.min(MAX_WINDOW).saturating_sub(DEFAULT_WINDOW);
+        let extra = c
+            .connection_window
+            .min(MAX_WINDOW)
+            .saturating_sub(DEFAULT_WINDOW);
         if extra > 0 {
             frame::write_window_update(&mut conn.out, 0, extra);
         }
@@ -296,7 +302,11 @@ impl ServerConn {
             idle,
         ]
         .into_iter()
-        .chain(self.streams.values().map(|s| at(s.send.blocked_since, stall)))
+        .chain(
+            self.streams
+                .values()
+                .map(|s| at(s.send.blocked_since, stall)),
+        )
         .flatten()
         .min()
     }
@@ -537,10 +547,16 @@ impl ServerConn {
         depends_on_self: bool,
     ) -> Result<(), H2Error> {
         if stream % 2 == 0 {
-            return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "even stream id from a client"));
+            return Err(conn_err(
+                ErrorCode::PROTOCOL_ERROR,
+                "even stream id from a client",
+            ));
         }
         if fragment.len() > self.config.max_header_block_size {
-            return Err(conn_err(ErrorCode::ENHANCE_YOUR_CALM, "header block too large"));
+            return Err(conn_err(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "header block too large",
+            ));
         }
         if end_headers {
             return self.on_block(stream, fragment, end_stream, depends_on_self);
@@ -557,14 +573,23 @@ impl ServerConn {
 
     fn on_continuation(&mut self, fragment: &[u8], end_headers: bool) -> Result<(), H2Error> {
         let Some(block) = &mut self.block else {
-            return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "CONTINUATION without HEADERS"));
+            return Err(conn_err(
+                ErrorCode::PROTOCOL_ERROR,
+                "CONTINUATION without HEADERS",
+            ));
         };
         block.continuations += 1;
         if block.continuations > self.config.max_continuation_frames {
-            return Err(conn_err(ErrorCode::ENHANCE_YOUR_CALM, "too many CONTINUATION frames"));
+            return Err(conn_err(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many CONTINUATION frames",
+            ));
         }
         if block.buf.len() + fragment.len() > self.config.max_header_block_size {
-            return Err(conn_err(ErrorCode::ENHANCE_YOUR_CALM, "header block too large"));
+            return Err(conn_err(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "header block too large",
+            ));
         }
         block.buf.extend_from_slice(fragment);
         if !end_headers {
@@ -573,7 +598,12 @@ impl ServerConn {
         let Some(block) = self.block.take() else {
             return Ok(());
         };
-        self.on_block(block.stream, &block.buf, block.end_stream, block.depends_on_self)
+        self.on_block(
+            block.stream,
+            &block.buf,
+            block.end_stream,
+            block.depends_on_self,
+        )
     }
 
     /// A complete header block: decoded first (HPACK state must follow every
@@ -605,7 +635,11 @@ impl ServerConn {
         if let Some(stream) = self.streams.get_mut(&id) {
             // A second block on an open stream: trailers.
             if !stream.recv_open {
-                return Err(stream_err(id, ErrorCode::STREAM_CLOSED, "HEADERS after END_STREAM"));
+                return Err(stream_err(
+                    id,
+                    ErrorCode::STREAM_CLOSED,
+                    "HEADERS after END_STREAM",
+                ));
             }
             if !end_stream {
                 return Err(stream_err(
@@ -623,7 +657,10 @@ impl ServerConn {
             if self.recently_reset.contains(&id) {
                 return Ok(());
             }
-            return Err(conn_err(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"));
+            return Err(conn_err(
+                ErrorCode::STREAM_CLOSED,
+                "HEADERS on a closed stream",
+            ));
         }
         self.highest_stream = id;
         if self.draining {
@@ -631,7 +668,11 @@ impl ServerConn {
             return Ok(());
         }
         if depends_on_self {
-            return Err(stream_err(id, ErrorCode::PROTOCOL_ERROR, "stream depends on itself"));
+            return Err(stream_err(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "stream depends on itself",
+            ));
         }
         if self.streams.len() >= self.config.max_concurrent_streams as usize {
             return Err(stream_err(
@@ -664,7 +705,11 @@ impl ServerConn {
     fn refuse_oversized(&mut self, id: u32, end_stream: bool) -> Result<(), H2Error> {
         let fresh = id > self.highest_stream && !self.draining;
         if !fresh || self.streams.len() >= self.config.max_concurrent_streams as usize {
-            return Err(stream_err(id, ErrorCode::PROTOCOL_ERROR, "header list too large"));
+            return Err(stream_err(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "header list too large",
+            ));
         }
         self.highest_stream = id;
         let mut stream = self.new_stream(None, false);
@@ -721,17 +766,28 @@ impl ServerConn {
         let padding = u64::from(flow_len) - data.len() as u64;
         let Some(stream) = self.streams.get_mut(&id) else {
             if id > self.highest_stream {
-                return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "DATA on an idle stream"));
+                return Err(conn_err(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "DATA on an idle stream",
+                ));
             }
             self.release_connection(u64::from(flow_len));
             if self.recently_reset.contains(&id) {
                 return Ok(());
             }
-            return Err(stream_err(id, ErrorCode::STREAM_CLOSED, "DATA on a closed stream"));
+            return Err(stream_err(
+                id,
+                ErrorCode::STREAM_CLOSED,
+                "DATA on a closed stream",
+            ));
         };
         if !stream.recv_open {
             self.release_connection(u64::from(flow_len));
-            return Err(stream_err(id, ErrorCode::STREAM_CLOSED, "DATA after END_STREAM"));
+            return Err(stream_err(
+                id,
+                ErrorCode::STREAM_CLOSED,
+                "DATA after END_STREAM",
+            ));
         }
         if flow > stream.recv_window {
             self.release_connection(u64::from(flow_len));
@@ -782,7 +838,10 @@ impl ServerConn {
 
     fn on_rst_stream(&mut self, id: u32, code: ErrorCode) -> Result<(), H2Error> {
         if id > self.highest_stream {
-            return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "RST_STREAM on an idle stream"));
+            return Err(conn_err(
+                ErrorCode::PROTOCOL_ERROR,
+                "RST_STREAM on an idle stream",
+            ));
         }
         let Some(stream) = self.streams.remove(&id) else {
             return Ok(());
@@ -815,7 +874,10 @@ impl ServerConn {
             return Ok(());
         }
         if id > self.highest_stream {
-            return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream"));
+            return Err(conn_err(
+                ErrorCode::PROTOCOL_ERROR,
+                "WINDOW_UPDATE on an idle stream",
+            ));
         }
         let Some(stream) = self.streams.get_mut(&id) else {
             return Ok(());

@@ -127,8 +127,8 @@ impl BlockReader {
             return Err(error);
         }
         let method_span = self.method.ok_or("missing :method")?;
-        let method = Method::from_bytes(method_span.of(self.headers.raw()))
-            .ok_or("invalid :method")?;
+        let method =
+            Method::from_bytes(method_span.of(self.headers.raw())).ok_or("invalid :method")?;
         let target = if method == Method::Connect {
             if self.scheme.is_some() || self.path.is_some() {
                 return Err(":scheme or :path in a CONNECT request");

@@ -192,13 +192,14 @@ fn unpad(head: FrameHead, payload: &[u8]) -> Result<&[u8], H2Error> {
     if !head.has(flag::PADDED) {
         return Ok(payload);
     }
-    let (&pad, rest) = payload
-        .split_first()
-        .ok_or(conn_err(ErrorCode::FRAME_SIZE_ERROR, "padded frame without pad length"))?;
-    let keep = rest
-        .len()
-        .checked_sub(usize::from(pad))
-        .ok_or(conn_err(ErrorCode::PROTOCOL_ERROR, "padding exceeds the payload"))?;
+    let (&pad, rest) = payload.split_first().ok_or(conn_err(
+        ErrorCode::FRAME_SIZE_ERROR,
+        "padded frame without pad length",
+    ))?;
+    let keep = rest.len().checked_sub(usize::from(pad)).ok_or(conn_err(
+        ErrorCode::PROTOCOL_ERROR,
+        "padding exceeds the payload",
+    ))?;
     Ok(&rest[..keep])
 }
 
@@ -273,7 +274,10 @@ pub(crate) fn parse(head: FrameHead, payload: &[u8]) -> Result<Frame<'_>, H2Erro
         kind::RST_STREAM => {
             on_stream("RST_STREAM on stream 0")?;
             if payload.len() != 4 {
-                return Err(conn_err(ErrorCode::FRAME_SIZE_ERROR, "RST_STREAM is not 4 bytes"));
+                return Err(conn_err(
+                    ErrorCode::FRAME_SIZE_ERROR,
+                    "RST_STREAM is not 4 bytes",
+                ));
             }
             Frame::RstStream {
                 stream: head.stream,
@@ -284,7 +288,10 @@ pub(crate) fn parse(head: FrameHead, payload: &[u8]) -> Result<Frame<'_>, H2Erro
             on_connection("SETTINGS on a stream")?;
             let ack = head.has(flag::ACK);
             if ack && !payload.is_empty() {
-                return Err(conn_err(ErrorCode::FRAME_SIZE_ERROR, "SETTINGS ack with a payload"));
+                return Err(conn_err(
+                    ErrorCode::FRAME_SIZE_ERROR,
+                    "SETTINGS ack with a payload",
+                ));
             }
             if payload.len() % 6 != 0 {
                 return Err(conn_err(
@@ -301,7 +308,10 @@ pub(crate) fn parse(head: FrameHead, payload: &[u8]) -> Result<Frame<'_>, H2Erro
             }
         }
         kind::PUSH_PROMISE => {
-            return Err(conn_err(ErrorCode::PROTOCOL_ERROR, "PUSH_PROMISE from a client"));
+            return Err(conn_err(
+                ErrorCode::PROTOCOL_ERROR,
+                "PUSH_PROMISE from a client",
+            ));
         }
         kind::PING => {
             on_connection("PING on a stream")?;
@@ -316,7 +326,10 @@ pub(crate) fn parse(head: FrameHead, payload: &[u8]) -> Result<Frame<'_>, H2Erro
         kind::GOAWAY => {
             on_connection("GOAWAY on a stream")?;
             if payload.len() < 8 {
-                return Err(conn_err(ErrorCode::FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes"));
+                return Err(conn_err(
+                    ErrorCode::FRAME_SIZE_ERROR,
+                    "GOAWAY shorter than 8 bytes",
+                ));
             }
             Frame::GoAway {
                 last_stream: be32(payload) & MAX_WINDOW,
@@ -335,7 +348,11 @@ pub(crate) fn parse(head: FrameHead, payload: &[u8]) -> Result<Frame<'_>, H2Erro
                 return Err(if head.stream == 0 {
                     conn_err(ErrorCode::PROTOCOL_ERROR, "WINDOW_UPDATE of zero")
                 } else {
-                    stream_err(head.stream, ErrorCode::PROTOCOL_ERROR, "WINDOW_UPDATE of zero")
+                    stream_err(
+                        head.stream,
+                        ErrorCode::PROTOCOL_ERROR,
+                        "WINDOW_UPDATE of zero",
+                    )
                 });
             }
             Frame::WindowUpdate {
@@ -366,7 +383,9 @@ pub(crate) fn check_setting(s: Setting) -> Result<(), H2Error> {
             ErrorCode::FLOW_CONTROL_ERROR,
             "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
         )),
-        setting::MAX_FRAME_SIZE if !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&s.value) => {
+        setting::MAX_FRAME_SIZE
+            if !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&s.value) =>
+        {
             Err(conn_err(
                 ErrorCode::PROTOCOL_ERROR,
                 "SETTINGS_MAX_FRAME_SIZE out of range",
@@ -378,7 +397,9 @@ pub(crate) fn check_setting(s: Setting) -> Result<(), H2Error> {
 
 /// Appends a frame header.
 pub fn write_head(out: &mut Vec<u8>, len: usize, kind: u8, flags: u8, stream: u32) {
-    let len = u32::try_from(len).unwrap_or(MAX_MAX_FRAME_SIZE).min(MAX_MAX_FRAME_SIZE);
+    let len = u32::try_from(len)
+        .unwrap_or(MAX_MAX_FRAME_SIZE)
+        .min(MAX_MAX_FRAME_SIZE);
     let l = len.to_be_bytes();
     out.extend_from_slice(&[l[1], l[2], l[3], kind, flags]);
     out.extend_from_slice(&(stream & MAX_WINDOW).to_be_bytes());
@@ -433,7 +454,13 @@ pub fn write_data(out: &mut Vec<u8>, stream: u32, data: &[u8], end_stream: bool)
 
 /// Appends a header block as HEADERS plus CONTINUATION frames of at most
 /// `max_frame` bytes each.
-pub fn write_headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: bool, max_frame: usize) {
+pub fn write_headers(
+    out: &mut Vec<u8>,
+    stream: u32,
+    block: &[u8],
+    end_stream: bool,
+    max_frame: usize,
+) {
     let max_frame = max_frame.max(1);
     let mut chunks = block.chunks(max_frame);
     let first = chunks.next().unwrap_or_default();
@@ -445,7 +472,11 @@ pub fn write_headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: b
     write_head(out, first.len(), kind::HEADERS, flags, stream);
     out.extend_from_slice(first);
     while let Some(chunk) = rest.next() {
-        let flags = if rest.peek().is_none() { flag::END_HEADERS } else { 0 };
+        let flags = if rest.peek().is_none() {
+            flag::END_HEADERS
+        } else {
+            0
+        };
         write_head(out, chunk.len(), kind::CONTINUATION, flags, stream);
         out.extend_from_slice(chunk);
     }

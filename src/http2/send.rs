@@ -8,11 +8,11 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::StreamId;
 use super::conn::ServerConn;
 use super::error::{ErrorCode, UserError};
 use super::fields::{CONNECTION_SPECIFIC, status_digits};
 use super::frame::{self, flag, kind};
-use super::StreamId;
 use crate::http::{ResponseHead, StatusCode};
 
 /// Small writes are appended to the last queued chunk up to this size.
@@ -251,7 +251,8 @@ impl ServerConn {
             has_date |= name.eq_ignore_ascii_case(b"date");
         }
         let status = status_digits(&head);
-        let date_field = (!has_date && !date.is_empty()).then_some((&b"date"[..], &date[..], false));
+        let date_field =
+            (!has_date && !date.is_empty()).then_some((&b"date"[..], &date[..], false));
         let names = &names[..];
         let name_ends = &name_ends[..];
         let fields = head
@@ -270,7 +271,13 @@ impl ServerConn {
                 .chain(fields),
             block_buf,
         );
-        frame::write_headers(out, id, block_buf, end_stream, *peer_max_frame_size as usize);
+        frame::write_headers(
+            out,
+            id,
+            block_buf,
+            end_stream,
+            *peer_max_frame_size as usize,
+        );
         if end_stream {
             self.end_sent(id, out);
         } else {

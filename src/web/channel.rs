@@ -22,8 +22,8 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
-use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::content::ContentError;
+use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
 use crate::http::{RequestHead, ResponseHead};

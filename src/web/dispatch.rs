@@ -173,7 +173,10 @@ pub(crate) fn h2c_upgrade(head: &RequestHead, body: BodyKind) -> Option<Vec<u8>>
                 .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
         })
     };
-    if !lists("upgrade", b"h2c") || !lists("connection", b"upgrade") || !lists("connection", b"http2-settings") {
+    if !lists("upgrade", b"h2c")
+        || !lists("connection", b"upgrade")
+        || !lists("connection", b"http2-settings")
+    {
         return None;
     }
     let mut values = headers.get_all(b"http2-settings");
@@ -189,19 +192,33 @@ pub(crate) fn h2c_upgrade(head: &RequestHead, body: BodyKind) -> Option<Vec<u8>>
 pub(crate) fn upgraded_head(head: &RequestHead) -> RequestHead {
     let mut headers = Headers::with_capacity(head.headers().len(), head.headers().raw().len());
     for (name, value) in head.headers().iter() {
-        let hop = [&b"connection"[..], b"upgrade", b"http2-settings", b"keep-alive", b"te"]
-            .iter()
-            .any(|hop| name.eq_ignore_ascii_case(hop));
+        let hop = [
+            &b"connection"[..],
+            b"upgrade",
+            b"http2-settings",
+            b"keep-alive",
+            b"te",
+        ]
+        .iter()
+        .any(|hop| name.eq_ignore_ascii_case(hop));
         if !hop {
             headers.append(name, value);
         }
     }
-    RequestHead::new(head.method().clone(), head.target(), Version::Http2, headers)
+    RequestHead::new(
+        head.method().clone(),
+        head.target(),
+        Version::Http2,
+        headers,
+    )
 }
 
 /// Decodes unpadded (or padded) base64url; `None` on any other byte.
 fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;
@@ -231,7 +248,10 @@ mod tests {
     /// base64url decodes with and without padding and refuses other alphabets.
     #[test]
     fn base64url() {
-        assert_eq!(base64url_decode(b"AAMAAABkAAQAoAAAAAIAAAAA").map(|v| v.len()), Some(18));
+        assert_eq!(
+            base64url_decode(b"AAMAAABkAAQAoAAAAAIAAAAA").map(|v| v.len()),
+            Some(18)
+        );
         assert_eq!(base64url_decode(b"aGk"), Some(b"hi".to_vec()));
         assert_eq!(base64url_decode(b"aGk="), Some(b"hi".to_vec()));
         assert_eq!(base64url_decode(b"a+k"), None);

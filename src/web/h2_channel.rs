@@ -390,7 +390,11 @@ impl Channel {
     }
 
     /// Runs one command for stream `id`, then pumps.
-    fn command(self: &Rc<Self>, id: StreamId, run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>) {
+    fn command(
+        self: &Rc<Self>,
+        id: StreamId,
+        run: impl FnOnce(&mut ServerConn) -> Result<(), UserError>,
+    ) {
         let result = {
             let mut state = self.state.borrow_mut();
             if state.transport.is_none() {

@@ -24,9 +24,9 @@
 
 mod access_log;
 mod channel;
+mod content;
 mod dispatch;
 mod h2_channel;
-mod content;
 mod request;
 mod resource;
 mod site;
@@ -36,9 +36,9 @@ use std::fmt;
 
 pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
 pub use channel::Http1Channel;
+pub use content::{Content, ContentError, ContentLimits, spool_file};
 pub use dispatch::HttpDispatch;
 pub use h2_channel::{Http2Channel, STREAM_HIGH_WATER, STREAM_LOW_WATER};
-pub use content::{Content, ContentError, ContentLimits, spool_file};
 pub use request::{Args, Request, RequestInfo, RequestView, ResponseSink};
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,

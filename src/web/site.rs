@@ -11,16 +11,16 @@ use std::time::SystemTime;
 
 use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
-use super::dispatch::HttpDispatch;
 use super::content::ContentLimits;
+use super::dispatch::HttpDispatch;
 use super::request::Request;
 use super::resource::{Render, Resource, locate, render_checked};
 use crate::http::Headers;
 use crate::http::date::{DateCache, IMF_FIXDATE_LEN};
-use crate::{http1, http2};
 use crate::log::panic_message;
 use crate::time::Clock;
 use crate::transport::{Address, Factory, Protocol};
+use crate::{http1, http2};
 
 /// How a [`Site`] serves requests.
 #[derive(Clone, Debug)]

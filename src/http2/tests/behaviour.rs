@@ -17,7 +17,11 @@ fn get_is_answered() {
             "end 1 trailers=0"
         ]
     );
-    let kinds: Vec<(u8, u8, u32)> = run.frames.iter().map(|f| (f.kind, f.flags, f.stream)).collect();
+    let kinds: Vec<(u8, u8, u32)> = run
+        .frames
+        .iter()
+        .map(|f| (f.kind, f.flags, f.stream))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -41,7 +45,11 @@ fn body_trailers_and_cookies() {
     let mut client = Client::new();
     let mut input = client.preface();
     let mut fields = request("/post", "POST");
-    fields.extend([("cookie", "a=1"), ("content-length", "6"), ("cookie", "b=2")]);
+    fields.extend([
+        ("cookie", "a=1"),
+        ("content-length", "6"),
+        ("cookie", "b=2"),
+    ]);
     input.extend(client.headers(3, &fields, false));
     frame::write_data(&mut input, 3, b"abc", false);
     frame::write_data(&mut input, 3, b"def", false);
@@ -68,7 +76,10 @@ fn content_length_mismatch() {
     frame::write_data(&mut input, 1, b"abc", true);
     let run = check(&Config::default(), &input, Answer::Hello);
     assert_eq!(resets(&run), [(1, ErrorCode::PROTOCOL_ERROR)]);
-    assert_eq!(run.events.last().unwrap(), "reset 1 PROTOCOL_ERROR peer=false");
+    assert_eq!(
+        run.events.last().unwrap(),
+        "reset 1 PROTOCOL_ERROR peer=false"
+    );
 }
 
 /// Malformed requests (RFC 9113 §8.3) are reset with PROTOCOL_ERROR; the connection lives on.
@@ -76,14 +87,49 @@ fn content_length_mismatch() {
 fn malformed_requests_are_reset() {
     let cases: &[&[(&str, &str)]] = &[
         &[(":method", "GET"), (":scheme", "http"), (":authority", "x")],
-        &[(":method", "GET"), (":method", "GET"), (":scheme", "http"), (":path", "/")],
-        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), ("Upper", "x")],
-        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), ("connection", "close")],
-        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), ("te", "gzip")],
-        &[(":method", "GET"), (":scheme", "http"), ("x", "1"), (":path", "/")],
-        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":status", "200")],
+        &[
+            (":method", "GET"),
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("Upper", "x"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("connection", "close"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("te", "gzip"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            ("x", "1"),
+            (":path", "/"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":status", "200"),
+        ],
         &[(":method", "GET"), (":scheme", "http"), (":path", "")],
-        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), ("x", " padded")],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("x", " padded"),
+        ],
     ];
     for fields in cases {
         let mut client = Client::new();
@@ -92,7 +138,11 @@ fn malformed_requests_are_reset() {
         input.extend(client.get(3, "/ok"));
         let run = check(&Config::default(), &input, Answer::Hello);
         assert_eq!(resets(&run), [(1, ErrorCode::PROTOCOL_ERROR)], "{fields:?}");
-        assert!(run.events[0].starts_with("request 3"), "{fields:?}: {:?}", run.events);
+        assert!(
+            run.events[0].starts_with("request 3"),
+            "{fields:?}: {:?}",
+            run.events
+        );
         assert!(goaway(&run).is_none());
     }
 }
@@ -109,12 +159,17 @@ fn flow_control_blocks_and_resumes() {
     conn.handle_input(now, &input);
     while conn.poll_event().is_some() {}
     let id = StreamId(1);
-    conn.send_response(id, ResponseHead::new(StatusCode::OK)).unwrap();
+    conn.send_response(id, ResponseHead::new(StatusCode::OK))
+        .unwrap();
     conn.send_data_owned(id, vec![7; 2500]).unwrap();
     conn.finish(id).unwrap();
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
-    let data: usize = frames(&out).iter().filter(|f| f.kind == kind::DATA).map(|f| f.payload.len()).sum();
+    let data: usize = frames(&out)
+        .iter()
+        .filter(|f| f.kind == kind::DATA)
+        .map(|f| f.payload.len())
+        .sum();
     assert_eq!(data, 1000);
     assert_eq!(conn.buffered(id), 1500);
     let mut update = Vec::new();
@@ -141,13 +196,18 @@ fn data_is_fair_across_streams() {
     conn.handle_input(now, &input);
     while conn.poll_event().is_some() {}
     for id in [StreamId(1), StreamId(3)] {
-        conn.send_response(id, ResponseHead::new(StatusCode::OK)).unwrap();
+        conn.send_response(id, ResponseHead::new(StatusCode::OK))
+            .unwrap();
         conn.send_data_owned(id, vec![1; 64 * 1024]).unwrap();
         conn.finish(id).unwrap();
     }
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
-    let order: Vec<u32> = frames(&out).iter().filter(|f| f.kind == kind::DATA).map(|f| f.stream).collect();
+    let order: Vec<u32> = frames(&out)
+        .iter()
+        .filter(|f| f.kind == kind::DATA)
+        .map(|f| f.stream)
+        .collect();
     assert_eq!(order, [1, 3, 1, 3, 1, 3, 1, 3]);
 }
 
@@ -201,7 +261,14 @@ fn client_reset_is_reported() {
     frame::write_rst_stream(&mut input, 1, ErrorCode::CANCEL);
     conn.handle_input(now, &input);
     let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
-    assert!(matches!(events.last(), Some(Event::StreamReset { by_peer: true, code: ErrorCode::CANCEL, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::StreamReset {
+            by_peer: true,
+            code: ErrorCode::CANCEL,
+            ..
+        })
+    ));
     assert_eq!(
         conn.send_response(StreamId(1), ResponseHead::new(StatusCode::OK)),
         Err(super::super::UserError::StreamGone)
@@ -228,8 +295,13 @@ fn graceful_goaway() {
     let sent = frames(&out);
     let away = sent.iter().find(|f| f.kind == kind::GOAWAY).unwrap();
     assert_eq!(&away.payload[..4], &1u32.to_be_bytes());
-    assert!(sent.iter().any(|f| f.kind == kind::RST_STREAM && f.stream == 3 && f.code() == ErrorCode::REFUSED_STREAM));
-    assert!(sent.iter().any(|f| f.kind == kind::DATA && f.stream == 1 && f.flags & END_STREAM != 0));
+    assert!(sent.iter().any(|f| f.kind == kind::RST_STREAM
+        && f.stream == 3
+        && f.code() == ErrorCode::REFUSED_STREAM));
+    assert!(
+        sent.iter()
+            .any(|f| f.kind == kind::DATA && f.stream == 1 && f.flags & END_STREAM != 0)
+    );
     assert!(conn.is_closed());
 }
 
@@ -248,7 +320,10 @@ fn early_response_resets_no_error() {
     let _ = conn.poll_transmit(&mut out);
     let sent = frames(&out);
     let last = sent.last().unwrap();
-    assert_eq!((last.kind, last.stream, last.code()), (kind::RST_STREAM, 1, ErrorCode::NO_ERROR));
+    assert_eq!(
+        (last.kind, last.stream, last.code()),
+        (kind::RST_STREAM, 1, ErrorCode::NO_ERROR)
+    );
 }
 
 /// Frame-level violations end the connection with the RFC's error code.
@@ -256,17 +331,92 @@ fn early_response_resets_no_error() {
 fn connection_errors() {
     let client = Client::new();
     let cases: Vec<(Vec<u8>, ErrorCode)> = vec![
-        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = PREFACE.to_vec(); frame::write_ping(&mut v, false, [0; 8]); v }, ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = client.preface(); frame::write_head(&mut v, 16_385, kind::DATA, 0, 1); v.extend([0; 16_385]); v }, ErrorCode::FRAME_SIZE_ERROR),
-        ({ let mut v = client.preface(); frame::write_data(&mut v, 1, b"x", false); v }, ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = client.preface(); frame::write_head(&mut v, 4, kind::PING, 0, 0); v.extend([0; 4]); v }, ErrorCode::FRAME_SIZE_ERROR),
-        ({ let mut v = client.preface(); frame::write_settings(&mut v, &[(0x2, 2)]); v }, ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = client.preface(); frame::write_settings(&mut v, &[(0x4, 1 << 31)]); v }, ErrorCode::FLOW_CONTROL_ERROR),
-        ({ let mut v = client.preface(); frame::write_window_update(&mut v, 0, (1 << 31) - 1); v }, ErrorCode::FLOW_CONTROL_ERROR),
-        ({ let mut v = client.preface(); frame::write_head(&mut v, 0, kind::PUSH_PROMISE, 4, 1); v }, ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = client.preface(); v.extend(Client::new().get(2, "/")); v }, ErrorCode::PROTOCOL_ERROR),
-        ({ let mut v = client.preface(); frame::write_head(&mut v, 0, kind::CONTINUATION, 4, 1); v }, ErrorCode::PROTOCOL_ERROR),
+        (
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = PREFACE.to_vec();
+                frame::write_ping(&mut v, false, [0; 8]);
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_head(&mut v, 16_385, kind::DATA, 0, 1);
+                v.extend([0; 16_385]);
+                v
+            },
+            ErrorCode::FRAME_SIZE_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_data(&mut v, 1, b"x", false);
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_head(&mut v, 4, kind::PING, 0, 0);
+                v.extend([0; 4]);
+                v
+            },
+            ErrorCode::FRAME_SIZE_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_settings(&mut v, &[(0x2, 2)]);
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_settings(&mut v, &[(0x4, 1 << 31)]);
+                v
+            },
+            ErrorCode::FLOW_CONTROL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_window_update(&mut v, 0, (1 << 31) - 1);
+                v
+            },
+            ErrorCode::FLOW_CONTROL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_head(&mut v, 0, kind::PUSH_PROMISE, 4, 1);
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                v.extend(Client::new().get(2, "/"));
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut v = client.preface();
+                frame::write_head(&mut v, 0, kind::CONTINUATION, 4, 1);
+                v
+            },
+            ErrorCode::PROTOCOL_ERROR,
+        ),
     ];
     for (i, (input, code)) in cases.into_iter().enumerate() {
         let run = check(&Config::default(), &input, Answer::Hello);
@@ -298,7 +448,10 @@ fn frames_on_closed_streams() {
     conn.handle_input(now, &client.get(1, "/"));
     out.clear();
     let _ = conn.poll_transmit(&mut out);
-    assert_eq!(frames(&out).last().map(Out::code), Some(ErrorCode::STREAM_CLOSED));
+    assert_eq!(
+        frames(&out).last().map(Out::code),
+        Some(ErrorCode::STREAM_CLOSED)
+    );
     assert!(conn.is_closed());
 }
 
@@ -314,17 +467,42 @@ fn upgrade_makes_stream_one() {
     );
     let settings = [0, 4, 0, 0, 0x10, 0];
     let mut conn = ServerConn::upgraded(Config::default(), now, &settings, head).unwrap();
-    assert!(matches!(conn.poll_event(), Some(Event::Request { id: StreamId(1), end_stream: true, .. })));
-    assert!(matches!(conn.poll_event(), Some(Event::EndOfMessage { .. })));
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::Request {
+            id: StreamId(1),
+            end_stream: true,
+            ..
+        })
+    ));
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::EndOfMessage { .. })
+    ));
     super::respond(&mut conn, StreamId(1), b"/up");
     let client = Client::new();
     conn.handle_input(now, &client.preface());
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
     let sent = frames(&out);
-    assert!(sent.iter().any(|f| f.kind == kind::DATA && f.stream == 1 && f.payload == b"hello /up"));
-    assert!(ServerConn::upgraded(Config::default(), now, &[1, 2, 3], crate::http::RequestHead::new(
-        crate::http::Method::Get, b"/", crate::http::Version::Http2, crate::http::Headers::new())).is_err());
+    assert!(
+        sent.iter()
+            .any(|f| f.kind == kind::DATA && f.stream == 1 && f.payload == b"hello /up")
+    );
+    assert!(
+        ServerConn::upgraded(
+            Config::default(),
+            now,
+            &[1, 2, 3],
+            crate::http::RequestHead::new(
+                crate::http::Method::Get,
+                b"/",
+                crate::http::Version::Http2,
+                crate::http::Headers::new()
+            )
+        )
+        .is_err()
+    );
 }
 
 /// HEAD and 204 responses carry no DATA; END_STREAM rides on HEADERS.
@@ -335,6 +513,9 @@ fn bodiless_responses() {
     input.extend(client.headers(1, &request("/", "HEAD"), true));
     let run = check(&Config::default(), &input, Answer::Hello);
     let last = run.frames.last().unwrap();
-    assert_eq!((last.kind, last.flags & END_STREAM), (kind::HEADERS, END_STREAM));
+    assert_eq!(
+        (last.kind, last.flags & END_STREAM),
+        (kind::HEADERS, END_STREAM)
+    );
     assert!(!run.frames.iter().any(|f| f.kind == kind::DATA));
 }

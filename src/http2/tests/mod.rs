@@ -25,7 +25,9 @@ pub(super) struct Out {
 impl Out {
     pub(super) fn code(&self) -> ErrorCode {
         let at = if self.kind == kind::GOAWAY { 4 } else { 0 };
-        ErrorCode(u32::from_be_bytes(self.payload[at..at + 4].try_into().unwrap()))
+        ErrorCode(u32::from_be_bytes(
+            self.payload[at..at + 4].try_into().unwrap(),
+        ))
     }
 }
 
@@ -54,7 +56,9 @@ impl Client {
     pub(super) fn headers(&mut self, stream: u32, fields: &[(&str, &str)], end: bool) -> Vec<u8> {
         let mut block = Vec::new();
         self.encoder.encode(
-            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)),
+            fields
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)),
             &mut block,
         );
         let mut out = Vec::new();
@@ -170,7 +174,8 @@ pub(super) fn run_with(config: &Config, input: &[u8], cuts: &[usize], answer: An
 fn respond(conn: &mut ServerConn, id: StreamId, path: &[u8]) {
     let mut body = b"hello ".to_vec();
     body.extend_from_slice(path);
-    let head = ResponseHead::new(StatusCode::OK).with_header("Content-Length", body.len().to_string());
+    let head =
+        ResponseHead::new(StatusCode::OK).with_header("Content-Length", body.len().to_string());
     // The stream may be gone already (reset); then these do nothing.
     if conn.send_response(id, head).is_ok() {
         let _ = conn.send_data(id, &body);
@@ -202,11 +207,21 @@ fn normalise(mut frames: Vec<Out>) -> Vec<Out> {
 /// One line per event; body chunks shown as text.
 fn summary(event: &Event) -> String {
     match event {
-        Event::Request { id, head, end_stream } => {
+        Event::Request {
+            id,
+            head,
+            end_stream,
+        } => {
             let fields: Vec<String> = head
                 .headers()
                 .iter()
-                .map(|(n, v)| format!("{}={}", String::from_utf8_lossy(n), String::from_utf8_lossy(v)))
+                .map(|(n, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(n),
+                        String::from_utf8_lossy(v)
+                    )
+                })
                 .collect();
             format!(
                 "request {} {:?} {} {:?} [{}] end={end_stream}",
@@ -217,9 +232,15 @@ fn summary(event: &Event) -> String {
                 fields.join(" ")
             )
         }
-        Event::Data { id, chunk } => format!("data {} {}", id.get(), String::from_utf8_lossy(chunk)),
-        Event::EndOfMessage { id, trailers } => format!("end {} trailers={}", id.get(), trailers.len()),
-        Event::StreamReset { id, code, by_peer } => format!("reset {} {code} peer={by_peer}", id.get()),
+        Event::Data { id, chunk } => {
+            format!("data {} {}", id.get(), String::from_utf8_lossy(chunk))
+        }
+        Event::EndOfMessage { id, trailers } => {
+            format!("end {} trailers={}", id.get(), trailers.len())
+        }
+        Event::StreamReset { id, code, by_peer } => {
+            format!("reset {} {code} peer={by_peer}", id.get())
+        }
         Event::ConnectionError { error } => format!("connection error {}", error.code),
     }
 }
@@ -247,7 +268,11 @@ fn merge_data(events: &mut Vec<String>) {
 pub(super) fn check(config: &Config, input: &[u8], answer: Answer) -> Run {
     let whole = run_with(config, input, &[], answer);
     let bytes: Vec<usize> = (1..input.len()).collect();
-    assert_eq!(run_with(config, input, &bytes, answer), whole, "byte-at-a-time run differs");
+    assert_eq!(
+        run_with(config, input, &bytes, answer),
+        whole,
+        "byte-at-a-time run differs"
+    );
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..8 {
         let mut cuts: Vec<usize> = (0..6)
@@ -259,7 +284,11 @@ pub(super) fn check(config: &Config, input: &[u8], answer: Answer) -> Run {
             })
             .collect();
         cuts.sort_unstable();
-        assert_eq!(run_with(config, input, &cuts, answer), whole, "random split {cuts:?} differs");
+        assert_eq!(
+            run_with(config, input, &cuts, answer),
+            whole,
+            "random split {cuts:?} differs"
+        );
     }
     whole
 }

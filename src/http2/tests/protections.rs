@@ -53,7 +53,10 @@ fn continuation_flood() {
         frame::write_head(&mut input, 0, kind::CONTINUATION, 0, 1);
     }
     let run = check(&config, &input, Answer::Nothing);
-    assert_eq!(goaway(&run).map(Out::code), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    assert_eq!(
+        goaway(&run).map(Out::code),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
 
     let mut input = client.preface();
     frame::write_head(&mut input, 600, kind::HEADERS, 0, 1);
@@ -61,7 +64,10 @@ fn continuation_flood() {
     frame::write_head(&mut input, 600, kind::CONTINUATION, 0, 1);
     input.extend([0; 600]);
     let run = check(&config, &input, Answer::Nothing);
-    assert_eq!(goaway(&run).map(Out::code), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    assert_eq!(
+        goaway(&run).map(Out::code),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
 }
 
 /// An HPACK bomb (one big table entry referenced many times) and an oversized header list
@@ -80,7 +86,12 @@ fn header_list_size() {
     input.extend(client.headers(1, &fields, true));
     // A bomb: the same indexed field (now in the dynamic table) many times over.
     let mut block = Vec::new();
-    client.encoder.encode(request("/", "GET").iter().map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)), &mut block);
+    client.encoder.encode(
+        request("/", "GET")
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)),
+        &mut block,
+    );
     block.extend(std::iter::repeat_n(0xbe, 400));
     frame::write_headers(&mut input, 3, &block, true, 16_384);
     input.extend(client.get(5, "/ok"));
@@ -89,10 +100,18 @@ fn header_list_size() {
         .frames
         .iter()
         .filter(|f| f.kind == kind::HEADERS)
-        .map(|f| (f.stream, String::from_utf8_lossy(&f.payload[..11]).into_owned()))
+        .map(|f| {
+            (
+                f.stream,
+                String::from_utf8_lossy(&f.payload[..11]).into_owned(),
+            )
+        })
         .collect();
     let status = |code: &str| format!(":status={code}");
-    assert_eq!(heads, [(1, status("431")), (3, status("431")), (5, status("200"))]);
+    assert_eq!(
+        heads,
+        [(1, status("431")), (3, status("431")), (5, status("200"))]
+    );
     assert!(goaway(&run).is_none());
 }
 
@@ -121,7 +140,11 @@ fn ping_and_settings_floods() {
         let mut out = Vec::new();
         let _ = conn.poll_transmit(&mut out);
         if flood == kind::PING {
-            assert!(frames(&out).iter().any(|f| f.kind == kind::PING && f.flags == flag::ACK && f.payload == [3; 8]));
+            assert!(
+                frames(&out)
+                    .iter()
+                    .any(|f| f.kind == kind::PING && f.flags == flag::ACK && f.payload == [3; 8])
+            );
         }
         conn.handle_input(now, &input[size * 10..]);
         out.clear();
@@ -146,7 +169,10 @@ fn settings_timeout() {
     conn.handle_timeout(deadline);
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
-    assert_eq!(frames(&out).last().map(Out::code), Some(ErrorCode::SETTINGS_TIMEOUT));
+    assert_eq!(
+        frames(&out).last().map(Out::code),
+        Some(ErrorCode::SETTINGS_TIMEOUT)
+    );
 
     let mut conn = ServerConn::new(Config::default(), now);
     frame::write_settings_ack(&mut input);
@@ -168,16 +194,26 @@ fn zero_window_stall() {
     input.extend(client.get(1, "/"));
     conn.handle_input(now, &input);
     while conn.poll_event().is_some() {}
-    conn.send_response(StreamId(1), ResponseHead::new(StatusCode::OK)).unwrap();
+    conn.send_response(StreamId(1), ResponseHead::new(StatusCode::OK))
+        .unwrap();
     conn.send_data(StreamId(1), b"blocked").unwrap();
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
     assert_eq!(conn.poll_timeout(), Some(now + 30 * SECOND));
     conn.handle_timeout(now + 30 * SECOND);
-    assert!(matches!(std::iter::from_fn(|| conn.poll_event()).last(), Some(Event::StreamReset { code: ErrorCode::CANCEL, .. })));
+    assert!(matches!(
+        std::iter::from_fn(|| conn.poll_event()).last(),
+        Some(Event::StreamReset {
+            code: ErrorCode::CANCEL,
+            ..
+        })
+    ));
     out.clear();
     let _ = conn.poll_transmit(&mut out);
-    assert_eq!(frames(&out).last().map(|f| (f.kind, f.code())), Some((kind::RST_STREAM, ErrorCode::CANCEL)));
+    assert_eq!(
+        frames(&out).last().map(|f| (f.kind, f.code())),
+        Some((kind::RST_STREAM, ErrorCode::CANCEL))
+    );
 
     // The connection window: 65,535 bytes and never refilled.
     let mut client = Client::new();
@@ -188,13 +224,17 @@ fn zero_window_stall() {
     input.extend(client.get(3, "/"));
     conn.handle_input(now, &input);
     while conn.poll_event().is_some() {}
-    conn.send_response(StreamId(3), ResponseHead::new(StatusCode::OK)).unwrap();
+    conn.send_response(StreamId(3), ResponseHead::new(StatusCode::OK))
+        .unwrap();
     conn.send_data_owned(StreamId(3), vec![0; 100_000]).unwrap();
     let _ = conn.poll_transmit(&mut out);
     conn.handle_timeout(now + 30 * SECOND);
     out.clear();
     let _ = conn.poll_transmit(&mut out);
-    assert_eq!(frames(&out).last().map(Out::code), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    assert_eq!(
+        frames(&out).last().map(Out::code),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
 }
 
 /// Streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused (REFUSED_STREAM).
@@ -227,5 +267,8 @@ fn idle_timeout() {
     assert!(conn.is_closed());
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
-    assert_eq!(frames(&out).last().map(|f| (f.kind, f.code())), Some((kind::GOAWAY, ErrorCode::NO_ERROR)));
+    assert_eq!(
+        frames(&out).last().map(|f| (f.kind, f.code())),
+        Some((kind::GOAWAY, ErrorCode::NO_ERROR))
+    );
 }
