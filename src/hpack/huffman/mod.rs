@@ -36,17 +36,22 @@ pub(super) fn encoded_len(src: &[u8]) -> usize {
 /// Appends the Huffman coding of `src` to `dst`, padded with one-bits.
 pub(super) fn encode(src: &[u8], dst: &mut Vec<u8>) {
     dst.reserve(encoded_len(src));
-    // Bits wait in the low `pending` bits of `acc`; at most 7 + 30 are held.
+    // Bits wait in the low `pending` bits of `acc`; whole 32-bit words are
+    // written out, so at most 31 + 30 bits are held.
     let mut acc: u64 = 0;
     let mut pending: u32 = 0;
     for &byte in src {
         let (code, len) = CODES[usize::from(byte)];
         acc = (acc << len) | u64::from(code);
         pending += u32::from(len);
-        while pending >= 8 {
-            pending -= 8;
-            dst.push((acc >> pending) as u8);
+        if pending >= 32 {
+            pending -= 32;
+            dst.extend_from_slice(&((acc >> pending) as u32).to_be_bytes());
         }
+    }
+    while pending >= 8 {
+        pending -= 8;
+        dst.push((acc >> pending) as u8);
     }
     if pending > 0 {
         let pad = 8 - pending;
@@ -60,7 +65,42 @@ pub(super) fn encode(src: &[u8], dst: &mut Vec<u8>) {
 pub(super) fn decode(src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), HuffmanError> {
     // Every symbol is at least five bits long, which bounds the output.
     let most = src.len() * 8 / 5;
-    dst.reserve(most.min(limit));
+    if most > limit {
+        return decode_limited(src, dst, limit);
+    }
+    // Room for every symbol the input can hold plus one: each step writes
+    // its symbol byte at `len` unconditionally and advances only on EMIT.
+    let start = dst.len();
+    dst.resize(start + most + 1, 0);
+    let out = &mut dst[start..];
+    let mut len = 0;
+    let mut state = 0usize;
+    let mut flags = ACCEPT;
+    let mut failed = 0;
+    for &byte in src {
+        for nibble in [byte >> 4, byte & 0x0f] {
+            let step = DECODE[state][usize::from(nibble)];
+            out[len] = (step >> 8) as u8;
+            len += ((step & EMIT) >> EMIT.trailing_zeros()) as usize;
+            state = (step & 0xff) as usize;
+            failed |= step & FAIL;
+            flags = step;
+        }
+    }
+    dst.truncate(start + len);
+    if failed != 0 {
+        Err(HuffmanError::Eos)
+    } else if flags & ACCEPT == 0 {
+        Err(HuffmanError::Padding)
+    } else {
+        Ok(())
+    }
+}
+
+/// [`decode`] for input that could decode past `limit`: checks the limit
+/// before each symbol.
+fn decode_limited(src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), HuffmanError> {
+    dst.reserve(limit);
     let start = dst.len();
     let mut state = 0usize;
     let mut accept = true;
