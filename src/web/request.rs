@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::rc::Rc;
 
@@ -35,6 +36,13 @@ pub trait ResponseSink {
     /// Sends body bytes the caller gives up (which spares a copy where the sink can keep them).
     fn send_body_owned(&self, data: Vec<u8>) {
         self.send_body(&data);
+    }
+    /// Sends `len` bytes of `file` from `offset` as body bytes without reading them into
+    /// memory (`sendfile(2)`), if this sink can; `false` (the default) means nothing was sent
+    /// and the caller must write the bytes itself.
+    fn send_file(&self, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        let _ = (file, offset, len);
+        false
     }
     /// Ends the response.
     fn finish(&self);
@@ -393,6 +401,29 @@ impl Request {
         if self.start_body(data.len()) && !data.is_empty() {
             self.inner.sink.send_body_owned(data);
         }
+    }
+
+    /// Writes `len` bytes of `file` from `offset` as body bytes, sent by the kernel straight
+    /// from the file where the connection allows it (plain TCP and UNIX sockets with a
+    /// `Content-Length` body). The first call sends the response head. Returns `false` when
+    /// nothing was sent this way: the caller then reads the bytes and [`write`](Self::write)s
+    /// them. A finished or disconnected request takes (and drops) anything.
+    pub fn send_file(&self, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        if self.read(State::over) {
+            return true;
+        }
+        if !self.start_body(0) {
+            return true;
+        }
+        if !self.inner.sink.send_file(file, offset, len) {
+            return false;
+        }
+        self.update(|s| {
+            if *s.info.head.method() != Method::Head {
+                s.sent_length += len;
+            }
+        });
+        true
     }
 
     /// Counts `len` body bytes and sends the head first if due; false once the response is over.
