@@ -209,9 +209,11 @@ impl File {
             }
             Err(_) => return NoResource.render(request),
         };
-        let Ok(metadata) = file.metadata().map_err(drop).and_then(|m| {
-            if m.is_file() { Ok(m) } else { Err(()) }
-        }) else {
+        let Ok(metadata) = file
+            .metadata()
+            .map_err(drop)
+            .and_then(|m| if m.is_file() { Ok(m) } else { Err(()) })
+        else {
             return NoResource.render(request);
         };
         let size = metadata.len();
@@ -267,7 +269,13 @@ impl File {
             }
             _ => {
                 request.set_header("Content-Type", &content_type);
-                (size, vec![Piece::Region { offset: 0, len: size }])
+                (
+                    size,
+                    vec![Piece::Region {
+                        offset: 0,
+                        len: size,
+                    }],
+                )
             }
         };
         request.set_header("Content-Length", length.to_string());
@@ -388,7 +396,11 @@ fn redirect_with_slash(request: &Request) -> Render {
         None => (&uri[..], &[][..]),
     };
     // Never `//host`: a path starting with several slashes would read as another host.
-    let path = &path[path.iter().take_while(|&&b| b == b'/').count().saturating_sub(1)..];
+    let path = &path[path
+        .iter()
+        .take_while(|&&b| b == b'/')
+        .count()
+        .saturating_sub(1)..];
     let mut location = path.to_vec();
     location.push(b'/');
     location.extend_from_slice(query);

@@ -40,7 +40,11 @@ pub(crate) fn render_listing(
             size: metadata.len(),
         });
     }
-    entries.sort_by(|a, b| b.directory.cmp(&a.directory).then_with(|| a.name.cmp(&b.name)));
+    entries.sort_by(|a, b| {
+        b.directory
+            .cmp(&a.directory)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     let title = format!(
         "Directory listing for {}",
         escape(&String::from_utf8_lossy(shown_path))
@@ -144,7 +148,10 @@ mod tests {
     /// Links encode every reserved byte, so names cannot break out of the attribute or path.
     #[test]
     fn link_encoding() {
-        assert_eq!(percent_encode(b"a b\"<?#/%.txt"), "a%20b%22%3C%3F%23%2F%25.txt");
+        assert_eq!(
+            percent_encode(b"a b\"<?#/%.txt"),
+            "a%20b%22%3C%3F%23%2F%25.txt"
+        );
         assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#x27;x&#x27;&gt;&amp;");
     }
 }

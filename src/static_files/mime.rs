@@ -148,7 +148,8 @@ impl MimeTypes {
     /// Adds or replaces the type of `extension` (with or without its dot).
     pub fn insert(&mut self, extension: &str, content_type: &str) {
         let extension = extension.trim_start_matches('.').to_ascii_lowercase();
-        self.by_extension.insert(extension, content_type.to_string());
+        self.by_extension
+            .insert(extension, content_type.to_string());
     }
 }
 

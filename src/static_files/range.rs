@@ -142,11 +142,26 @@ mod tests {
     /// Closed, open and suffix ranges resolve against the size, clamped at its end.
     #[test]
     fn forms() {
-        assert_eq!(resolve(b"bytes=0-9", 100), RangeAnswer::Partial(vec![r(0, 10)]));
-        assert_eq!(resolve(b"bytes=90-", 100), RangeAnswer::Partial(vec![r(90, 10)]));
-        assert_eq!(resolve(b"bytes=-5", 100), RangeAnswer::Partial(vec![r(95, 5)]));
-        assert_eq!(resolve(b"bytes=-500", 100), RangeAnswer::Partial(vec![r(0, 100)]));
-        assert_eq!(resolve(b"bytes=50-500", 100), RangeAnswer::Partial(vec![r(50, 50)]));
+        assert_eq!(
+            resolve(b"bytes=0-9", 100),
+            RangeAnswer::Partial(vec![r(0, 10)])
+        );
+        assert_eq!(
+            resolve(b"bytes=90-", 100),
+            RangeAnswer::Partial(vec![r(90, 10)])
+        );
+        assert_eq!(
+            resolve(b"bytes=-5", 100),
+            RangeAnswer::Partial(vec![r(95, 5)])
+        );
+        assert_eq!(
+            resolve(b"bytes=-500", 100),
+            RangeAnswer::Partial(vec![r(0, 100)])
+        );
+        assert_eq!(
+            resolve(b"bytes=50-500", 100),
+            RangeAnswer::Partial(vec![r(50, 50)])
+        );
         assert_eq!(
             resolve(b"Bytes = 0-0, ,-1", 100),
             RangeAnswer::Partial(vec![r(0, 1), r(99, 1)])
@@ -156,13 +171,23 @@ mod tests {
     /// Malformed sets are ignored; sets with nothing satisfiable are unsatisfiable.
     #[test]
     fn malformed_and_unsatisfiable() {
-        for bad in [&b"items=0-1"[..], b"bytes=", b"bytes=5-1", b"bytes=a-b", b"bytes=-", b"0-1"] {
+        for bad in [
+            &b"items=0-1"[..],
+            b"bytes=",
+            b"bytes=5-1",
+            b"bytes=a-b",
+            b"bytes=-",
+            b"0-1",
+        ] {
             assert_eq!(resolve(bad, 100), RangeAnswer::Whole, "{bad:?}");
         }
         assert_eq!(resolve(b"bytes=100-", 100), RangeAnswer::Unsatisfiable);
         assert_eq!(resolve(b"bytes=-0", 100), RangeAnswer::Unsatisfiable);
         assert_eq!(resolve(b"bytes=0-", 0), RangeAnswer::Unsatisfiable);
-        assert_eq!(resolve(b"bytes=200-300,0-1", 100), RangeAnswer::Partial(vec![r(0, 2)]));
+        assert_eq!(
+            resolve(b"bytes=200-300,0-1", 100),
+            RangeAnswer::Partial(vec![r(0, 2)])
+        );
     }
 
     /// Too many ranges, or overlapping ones adding up past the size, send the whole file.

@@ -198,9 +198,10 @@ fn add_vary_accept_encoding(head: &mut ResponseHead) {
         head.headers.set("Vary", "Accept-Encoding");
         return;
     };
-    let listed = vary.split(|&b| b == b',').map(<[u8]>::trim_ascii).any(|name| {
-        name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding")
-    });
+    let listed = vary
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|name| name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding"));
     if !listed {
         let mut joined = vary;
         joined.extend_from_slice(b", Accept-Encoding");
