@@ -21,7 +21,12 @@ impl Torsion {
     fn start(dir: &Path, args: &[&str]) -> Torsion {
         let mut child = Command::new(env!("CARGO_BIN_EXE_torsion"))
             .current_dir(dir)
-            .args(["web", "--listen", "tcp:0:interface=127.0.0.1", "--no-access-log"])
+            .args([
+                "web",
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+                "--no-access-log",
+            ])
             .args(args)
             .env_remove("VIRTUAL_ENV")
             .stdout(Stdio::null())
@@ -38,7 +43,9 @@ impl Torsion {
 
     fn raw(&self, request: &str) -> Vec<u8> {
         let mut stream = TcpStream::connect(&self.address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.write_all(request.as_bytes()).unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).unwrap();
@@ -90,8 +97,13 @@ fn path_serves_a_gigabyte_with_bounded_memory() {
         std::thread::sleep(Duration::from_millis(30));
         peak = peak.max(rss_kib(server.child.id()));
     }
-    assert!(peak < baseline + 16 * 1024, "RSS grew from {baseline} to {peak} KiB");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    assert!(
+        peak < baseline + 16 * 1024,
+        "RSS grew from {baseline} to {peak} KiB"
+    );
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut buffer = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -146,8 +158,16 @@ fn file_options_from_the_command_line() {
     let server = Torsion::start(
         dir.path(),
         &[
-            "--path", root, "--mime-type", "text/x-default", "--index", "b.txt", "--ignore-ext",
-            ".html", "--no-listing", "--follow-symlinks",
+            "--path",
+            root,
+            "--mime-type",
+            "text/x-default",
+            "--index",
+            "b.txt",
+            "--ignore-ext",
+            ".html",
+            "--no-listing",
+            "--follow-symlinks",
         ],
     );
     let blob = server.get("/blob.unknownext", "");
@@ -157,7 +177,10 @@ fn file_options_from_the_command_line() {
     assert_eq!(server.get("/about", "").text(), "<p>about</p>");
     assert_eq!(server.get("/escape", "").text(), "TOPSECRET");
     drop(server);
-    let server = Torsion::start(dir.path(), &["--path", root, "--allow-ignore-ext", "--gzip"]);
+    let server = Torsion::start(
+        dir.path(),
+        &["--path", root, "--allow-ignore-ext", "--gzip"],
+    );
     assert_eq!(server.get("/digits", "").text(), "0123456789");
     fs::write(dir.join("root/long.txt"), "gzip me ".repeat(100)).unwrap();
     let long = server.get("/long.txt", "Accept-Encoding: gzip\r\n");
@@ -185,13 +208,25 @@ fn bad_static_options_are_one_line_errors() {
     let file = dir.join("root/a.txt");
     let cases: &[(&[&str], &str)] = &[
         (&["web", "--path", "/no/such/dir"], "/no/such/dir"),
-        (&["web", "--path", file.to_str().unwrap()], "not a directory"),
+        (
+            &["web", "--path", file.to_str().unwrap()],
+            "not a directory",
+        ),
         (&["web", "--path", ".", "--wsgi", "apps.x"], "--wsgi"),
         (&["web", "--static", "static=."], "must start with /"),
         (&["web", "--static", "/static"], "PREFIX=DIR"),
-        (&["web", "--static", "/static=/no/such/dir"], "--static /static"),
-        (&["web", "--path", ".", "--ignore-ext", "html"], "with its dot"),
-        (&["web", "--path", ".", "--mime-type", "plain"], "not a content type"),
+        (
+            &["web", "--static", "/static=/no/such/dir"],
+            "--static /static",
+        ),
+        (
+            &["web", "--path", ".", "--ignore-ext", "html"],
+            "with its dot",
+        ),
+        (
+            &["web", "--path", ".", "--mime-type", "plain"],
+            "not a content type",
+        ),
         (&["web", "--path", ".", "--index", "a/b"], "not a file name"),
     ];
     for (args, needle) in cases {
@@ -208,8 +243,16 @@ fn help_lists_static_options() {
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for option in [
-        "--path", "--static", "--mime-type", "--index", "--ignore-ext", "--allow-ignore-ext",
-        "--no-listing", "--follow-symlinks", "--no-precompressed", "--gzip",
+        "--path",
+        "--static",
+        "--mime-type",
+        "--index",
+        "--ignore-ext",
+        "--allow-ignore-ext",
+        "--no-listing",
+        "--follow-symlinks",
+        "--no-precompressed",
+        "--gzip",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }

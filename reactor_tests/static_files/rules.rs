@@ -19,7 +19,10 @@ fn content_types_from_the_mime_table_and_default() {
     assert_eq!(text.text(), "hello world\n");
     assert_eq!(text.header("content-length"), Some("12"));
     let blob = get(&server, "/blob.unknownext", "");
-    assert_eq!(blob.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        blob.header("content-type"),
+        Some("application/octet-stream")
+    );
     let options = FileOptions {
         default_type: "text/x-chosen".into(),
         mime_types: Rc::new(MimeTypes::built_in()),
@@ -54,13 +57,22 @@ fn directory_listing_is_sorted_and_escaped() {
     let server = serve(&dir, FileOptions::default());
     let listing = get(&server, "/docs/", "");
     assert_eq!(listing.status, 200);
-    assert_eq!(listing.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        listing.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let page = listing.text();
     let order: Vec<usize> = ["adir/", "zdir/", "&lt;i&gt;&amp;amp.txt", "b.txt"]
         .iter()
-        .map(|needle| page.find(needle).unwrap_or_else(|| panic!("{needle} in {page}")))
+        .map(|needle| {
+            page.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {page}"))
+        })
         .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "order {order:?} in {page}");
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "order {order:?} in {page}"
+    );
     assert!(page.contains("href=\"%3Ci%3E%26amp.txt\""), "{page}");
     assert!(!page.contains("<i>"), "unescaped name in {page}");
     assert!(page.contains("Directory listing for /docs/"), "{page}");
@@ -130,7 +142,10 @@ fn multiple_ranges_are_multipart() {
          \r\n--{boundary}--\r\n"
     );
     assert_eq!(parts.text(), expected);
-    assert_eq!(parts.header("content-length"), Some(&*expected.len().to_string()));
+    assert_eq!(
+        parts.header("content-length"),
+        Some(&*expected.len().to_string())
+    );
 }
 
 /// Ranges entirely past the end give 416 with `bytes */size`.
@@ -158,10 +173,21 @@ fn malformed_range_sends_everything() {
 fn if_range_decides_between_part_and_whole() {
     let dir = fixture();
     let server = serve(&dir, FileOptions::default());
-    let etag = get(&server, "/digits.txt", "").header("etag").unwrap().to_string();
-    let part = get(&server, "/digits.txt", &format!("Range: bytes=0-0\r\nIf-Range: {etag}\r\n"));
+    let etag = get(&server, "/digits.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let part = get(
+        &server,
+        "/digits.txt",
+        &format!("Range: bytes=0-0\r\nIf-Range: {etag}\r\n"),
+    );
     assert_eq!(part.status, 206);
-    let whole = get(&server, "/digits.txt", "Range: bytes=0-0\r\nIf-Range: \"stale\"\r\n");
+    let whole = get(
+        &server,
+        "/digits.txt",
+        "Range: bytes=0-0\r\nIf-Range: \"stale\"\r\n",
+    );
     assert_eq!(whole.status, 200);
     assert_eq!(whole.text(), "0123456789");
 }
@@ -173,11 +199,19 @@ fn if_modified_since_gives_304() {
     let server = serve(&dir, FileOptions::default());
     let first = get(&server, "/a.txt", "");
     let modified = first.header("last-modified").unwrap().to_string();
-    let cached = get(&server, "/a.txt", &format!("If-Modified-Since: {modified}\r\n"));
+    let cached = get(
+        &server,
+        "/a.txt",
+        &format!("If-Modified-Since: {modified}\r\n"),
+    );
     assert_eq!(cached.status, 304);
     assert!(cached.body.is_empty());
     assert_eq!(cached.header("etag"), first.header("etag"));
-    let old = get(&server, "/a.txt", "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT\r\n");
+    let old = get(
+        &server,
+        "/a.txt",
+        "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT\r\n",
+    );
     assert_eq!(old.status, 200);
     let junk = get(&server, "/a.txt", "If-Modified-Since: next tuesday\r\n");
     assert_eq!(junk.status, 200);
@@ -188,12 +222,27 @@ fn if_modified_since_gives_304() {
 fn if_none_match_gives_304() {
     let dir = fixture();
     let server = serve(&dir, FileOptions::default());
-    let etag = get(&server, "/a.txt", "").header("etag").unwrap().to_string();
-    for condition in [etag.clone(), format!("W/{etag}"), "*".into(), format!("\"x\", {etag}")] {
-        let cached = get(&server, "/a.txt", &format!("If-None-Match: {condition}\r\n"));
+    let etag = get(&server, "/a.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    for condition in [
+        etag.clone(),
+        format!("W/{etag}"),
+        "*".into(),
+        format!("\"x\", {etag}"),
+    ] {
+        let cached = get(
+            &server,
+            "/a.txt",
+            &format!("If-None-Match: {condition}\r\n"),
+        );
         assert_eq!(cached.status, 304, "{condition}");
     }
-    assert_eq!(get(&server, "/a.txt", "If-None-Match: \"other\"\r\n").status, 200);
+    assert_eq!(
+        get(&server, "/a.txt", "If-None-Match: \"other\"\r\n").status,
+        200
+    );
 }
 
 /// If-Unmodified-Since before the file's modification gives 412.
@@ -201,9 +250,17 @@ fn if_none_match_gives_304() {
 fn if_unmodified_since_gives_412() {
     let dir = fixture();
     let server = serve(&dir, FileOptions::default());
-    let old = get(&server, "/a.txt", "If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT\r\n");
+    let old = get(
+        &server,
+        "/a.txt",
+        "If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT\r\n",
+    );
     assert_eq!(old.status, 412);
-    let later = get(&server, "/a.txt", "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n");
+    let later = get(
+        &server,
+        "/a.txt",
+        "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n",
+    );
     assert_eq!(later.status, 200);
 }
 
@@ -244,8 +301,16 @@ fn precompressed_siblings_follow_accept_encoding() {
         ("", None, "console.log('plain');"),
         ("Accept-Encoding: gzip\r\n", Some("gzip"), "GZIPPED-BYTES"),
         ("Accept-Encoding: gzip, br\r\n", Some("br"), "BROTLI-BYTES"),
-        ("Accept-Encoding: br;q=0.5, gzip;q=0.9\r\n", Some("gzip"), "GZIPPED-BYTES"),
-        ("Accept-Encoding: br;q=0, gzip;q=0\r\n", None, "console.log('plain');"),
+        (
+            "Accept-Encoding: br;q=0.5, gzip;q=0.9\r\n",
+            Some("gzip"),
+            "GZIPPED-BYTES",
+        ),
+        (
+            "Accept-Encoding: br;q=0, gzip;q=0\r\n",
+            None,
+            "console.log('plain');",
+        ),
         ("Accept-Encoding: *\r\n", Some("br"), "BROTLI-BYTES"),
     ];
     let mut etags = Vec::new();

@@ -46,7 +46,11 @@ fn traversal_corpus_is_refused() {
     symlink("..", dir.join("root/outside")).unwrap();
     let server = serve(&dir, FileOptions::default());
     let mut targets: Vec<String> = CORPUS.iter().map(|t| t.to_string()).collect();
-    let absolute = dir.join("secret.txt").display().to_string().replace('/', "%2F");
+    let absolute = dir
+        .join("secret.txt")
+        .display()
+        .to_string()
+        .replace('/', "%2F");
     targets.push(format!("/{absolute}"));
     for target in &targets {
         let mut peer = Peer::connect(&server.address);
@@ -69,7 +73,10 @@ fn symlinks_leaving_the_root_need_permission() {
     assert_eq!(get(&server, "/escape", "").status, 404);
     let listing = get(&server, "/", "").text();
     assert!(listing.contains("inside"), "{listing}");
-    assert!(!listing.contains("escape"), "a refused link is listed: {listing}");
+    assert!(
+        !listing.contains("escape"),
+        "a refused link is listed: {listing}"
+    );
     let following = FileOptions {
         follow_symlinks: true,
         ..FileOptions::default()

@@ -15,11 +15,9 @@
 //!
 //! Tested by: reactor_tests/static_files/gzip.rs
 
-use std::io::Write;
 use std::rc::Rc;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
 use super::request::{BodyEncoder, Request};
 use super::resource::{Children, Render, Resource, render_checked};
@@ -99,7 +97,7 @@ impl Resource for GzipResource {
 struct GzipBodyEncoder {
     accepted: bool,
     level: u32,
-    encoder: Option<GzEncoder<Vec<u8>>>,
+    encoder: Option<GzipStream>,
 }
 
 impl BodyEncoder for GzipBodyEncoder {
@@ -120,25 +118,91 @@ impl BodyEncoder for GzipBodyEncoder {
                 head.headers.set("ETag", weak);
             }
         }
-        self.encoder = Some(GzEncoder::new(Vec::new(), Compression::new(self.level)));
+        self.encoder = Some(GzipStream::new(self.level));
         true
     }
 
     fn encode(&mut self, data: &[u8]) -> Vec<u8> {
-        let Some(encoder) = self.encoder.as_mut() else {
-            return data.to_vec();
-        };
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(data);
-        std::mem::take(encoder.get_mut())
+        match self.encoder.as_mut() {
+            Some(encoder) => encoder.encode(data),
+            None => data.to_vec(),
+        }
     }
 
     fn finish(&mut self) -> Vec<u8> {
-        let Some(mut encoder) = self.encoder.take() else {
-            return Vec::new();
-        };
-        let _ = encoder.try_finish();
-        std::mem::take(encoder.get_mut())
+        self.encoder
+            .take()
+            .map_or_else(Vec::new, GzipStream::finish)
+    }
+}
+
+/// The gzip header: deflate, no name, no time, unknown system (RFC 1952 §2.3).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+/// A gzip member written as the body goes: each call returns what deflate has emitted so
+/// far, without flushing it (so compression is as good as for a whole body), and memory
+/// stays at deflate's own window whatever the body's size.
+struct GzipStream {
+    deflate: Compress,
+    crc: Crc,
+    header_sent: bool,
+}
+
+impl GzipStream {
+    fn new(level: u32) -> GzipStream {
+        GzipStream {
+            deflate: Compress::new(Compression::new(level), false),
+            crc: Crc::new(),
+            header_sent: false,
+        }
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if !self.header_sent {
+            self.header_sent = true;
+            out.extend_from_slice(&GZIP_HEADER);
+        }
+    }
+
+    fn encode(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        self.start(&mut out);
+        self.crc.update(data);
+        let mut input = data;
+        while !input.is_empty() {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().max(4096));
+            }
+            let before = self.deflate.total_in();
+            if self
+                .deflate
+                .compress_vec(input, &mut out, FlushCompress::None)
+                .is_err()
+            {
+                break;
+            }
+            let consumed = usize::try_from(self.deflate.total_in() - before).unwrap_or(input.len());
+            input = &input[consumed.min(input.len())..];
+        }
+        out
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.start(&mut out);
+        loop {
+            out.reserve(4096);
+            match self
+                .deflate
+                .compress_vec(&[], &mut out, FlushCompress::Finish)
+            {
+                Ok(Status::StreamEnd) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        out
     }
 }
 
