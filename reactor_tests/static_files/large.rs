@@ -130,3 +130,39 @@ fn fallback_reads_stay_bounded_for_a_slow_reader() {
         "the whole file was read for a client that hung up"
     );
 }
+
+/// Sends "head", a file region, then "tail" on accepting, and closes.
+struct FileSender(Rc<fs::File>);
+
+impl torsion::transport::Protocol for FileSender {
+    fn connection_made(&mut self, transport: Rc<dyn torsion::transport::Transport>) {
+        transport.write(b"head:");
+        assert!(transport.send_file(self.0.clone(), 2, 5));
+        transport.write(b":tail");
+        transport.lose_connection();
+    }
+
+    fn data_received(&mut self, _data: &[u8]) {}
+}
+
+/// A transport sends a queued file region in order between the writes around it.
+#[test]
+fn transport_sends_file_regions_in_order() {
+    let dir = crate::util::TempDir::new("sendfile");
+    fs::write(dir.join("f"), "0123456789").unwrap();
+    let file = Rc::new(fs::File::open(dir.join("f")).unwrap());
+    let reactor = crate::util::new_reactor();
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let port = torsion::transport::listen_tcp(
+        &reactor,
+        any,
+        &torsion::transport::ListenOptions::default(),
+        move |_: &torsion::transport::Address| {
+            Some(Box::new(FileSender(file.clone())) as Box<dyn torsion::transport::Protocol>)
+        },
+    )
+    .unwrap();
+    let mut peer = Peer::connect(&port.address());
+    peer.read_to_end(&reactor);
+    assert_eq!(peer.received, b"head:23456:tail");
+}
