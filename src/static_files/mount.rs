@@ -38,7 +38,8 @@ impl StaticMounts {
             .collect();
         self.mounts.retain(|(existing, _)| *existing != segments);
         self.mounts.push((segments, file));
-        self.mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.mounts
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
     }
 
     fn matching(&self, request: &Request) -> Option<(usize, &File)> {
