@@ -7,6 +7,7 @@ mod endpoint_strings;
 mod events;
 mod http2;
 mod reactor;
+mod static_files;
 mod stream_cases;
 mod tcp;
 mod time;

@@ -10,6 +10,7 @@ pub mod http1;
 pub mod http2;
 pub mod log;
 pub mod reactor;
+pub mod static_files;
 mod sys;
 pub mod time;
 pub mod transport;

@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Takes ownership of an inherited descriptor (systemd socket activation, or a listening socket
 /// passed by a parent process).
@@ -87,6 +87,39 @@ pub(crate) fn keep_freed_memory(trim_threshold: usize, mmap_threshold: usize) ->
     }
 }
 
+/// Copies up to `len` bytes of `file`, starting at `offset`, to `socket` inside the kernel
+/// (`sendfile(2)`); returns how many bytes were sent. The file's own position is not used or
+/// moved. A non-blocking socket that is full gives `WouldBlock`; where the call does not
+/// exist the error is `Unsupported`.
+pub(crate) fn send_file(
+    socket: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: u64,
+    len: usize,
+) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut position = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+        // One call moves at most this much; the caller loops.
+        let len = len.min(1 << 30);
+        // SAFETY: both descriptors are open for the duration of the call (they are borrowed);
+        // `position` is a valid, exclusively borrowed off_t the kernel reads and updates; no
+        // other memory is touched.
+        let sent =
+            unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut position, len) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, file, offset, len);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// glibc takes the allocator settings the server asks for.
@@ -94,5 +127,38 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn allocator_takes_settings() {
         assert!(super::keep_freed_memory(32 * 1024 * 1024, 1024 * 1024));
+    }
+
+    /// sendfile copies the asked region of a file into a socket, from the given offset.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn send_file_copies_a_region() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let mut file = tempfile_with(b"0123456789");
+        file.flush().unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sent = super::send_file(a.as_fd(), file.as_fd(), 3, 4).unwrap();
+        assert_eq!(sent, 4);
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"3456");
+    }
+
+    #[cfg(target_os = "linux")]
+    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("torsion-sendfile-{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(bytes).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
     }
 }

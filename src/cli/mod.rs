@@ -6,6 +6,8 @@
 //!
 //! Tested by: reactor_tests/cli.rs
 
+mod files;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -16,7 +18,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::endpoints::{ServerEndpoint, listen, parse_server};
 use crate::reactor::{Phase, Reactor};
 use crate::time::LoopingCall;
-use crate::web::{AccessLog, ContentLimits, Site, SiteConfig, parse_added_header, spool_file};
+use crate::web::{
+    AccessLog, ContentLimits, Resource, Site, SiteConfig, parse_added_header, spool_file,
+};
 use crate::wsgi::{WsgiApp, WsgiResource};
 
 /// How long a graceful shutdown waits for requests still with the application.
@@ -38,7 +42,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve a WSGI application over HTTP (as `twist web --wsgi`).
+    /// Serve a WSGI application or a directory over HTTP (as `twist web --wsgi` / `--path`).
     Web(WebOptions),
 }
 
@@ -89,6 +93,9 @@ pub struct WebOptions {
     /// Add a header to every response: "Name: Value". Repeatable.
     #[arg(long = "add-header", value_name = "NAME: VALUE", value_parser = parse_header)]
     add_header: Vec<(String, Vec<u8>)>,
+
+    #[command(flatten)]
+    files: files::FileArgs,
 }
 
 fn parse_endpoint(text: &str) -> Result<ServerEndpoint, String> {
@@ -155,8 +162,23 @@ fn first_line(text: &str) -> &str {
 }
 
 fn serve(options: WebOptions) -> Result<(), String> {
-    let Some(spec) = options.wsgi.as_deref() else {
-        return Err("nothing to serve: give an application with --wsgi pkg.module.app".into());
+    if options.wsgi.is_none() && !options.files.serves_files() {
+        return Err(
+            "nothing to serve: give an application with --wsgi pkg.module.app or a directory \
+             with --path DIR"
+                .into(),
+        );
+    }
+    let resource = WsgiResource::new();
+    let app_root = options
+        .wsgi
+        .is_some()
+        .then(|| Rc::new(resource.clone()) as Rc<dyn Resource>);
+    let root = options.files.root(app_root)?;
+    let spec = match (&options.wsgi, &options.files.path) {
+        (Some(spec), _) => spec.clone(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => "static files".to_string(),
     };
     // Response bodies are allocated and freed per request: keep their pages mapped.
     crate::sys::keep_freed_memory(ALLOCATOR_TRIM_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD);
@@ -167,8 +189,10 @@ fn serve(options: WebOptions) -> Result<(), String> {
              give a writable directory with --spool-directory"
         )
     })?;
-    let app = WsgiApp::load(spec).map_err(|error| error.to_string())?;
-    let resource = WsgiResource::new();
+    let app = match options.wsgi.as_deref() {
+        Some(spec) => Some(WsgiApp::load(spec).map_err(|error| error.to_string())?),
+        None => None,
+    };
     let config = SiteConfig {
         display_tracebacks: options.display_tracebacks,
         added_headers: options.add_header.clone(),
@@ -179,7 +203,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
         },
         ..SiteConfig::default()
     };
-    let site = Site::with_config(reactor.clock().clone(), Rc::new(resource.clone()), config);
+    let site = Site::with_config(reactor.clock().clone(), root, config);
     if !options.no_access_log {
         let log = AccessLog::open(&options.logfile).map_err(|error| {
             format!(
@@ -208,7 +232,9 @@ fn serve(options: WebOptions) -> Result<(), String> {
         eprintln!("torsion: serving {spec} on {}", port.address());
         ports.push(port);
     }
-    start_workers(&reactor, &resource, app, options.threads);
+    if let Some(app) = app {
+        start_workers(&reactor, &resource, app, options.threads);
+    }
     stop_gracefully(&reactor, &resource, ports);
     reactor.run().map_err(|error| error.to_string())
 }

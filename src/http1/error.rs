@@ -181,6 +181,8 @@ pub enum UserError {
     InvalidContentLength,
     /// More body bytes than the declared `Content-Length`.
     BodyExceedsContentLength,
+    /// `send_body_external` when `external_body` did not answer `Direct`.
+    ExternalBodyUnavailable,
 }
 
 impl UserError {
@@ -199,6 +201,7 @@ impl UserError {
             InvalidReason => "invalid reason phrase",
             InvalidContentLength => "invalid Content-Length",
             BodyExceedsContentLength => "body exceeds Content-Length",
+            ExternalBodyUnavailable => "body bytes cannot be sent directly now",
         }
     }
 }

@@ -86,6 +86,7 @@ use std::time::Duration;
 
 pub use conn::ServerConn;
 pub use error::{ProtocolError, UserError};
+pub use respond::ExternalBody;
 
 use crate::http::{Headers, RequestHead};
 

@@ -14,7 +14,56 @@ use super::{AbortReason, Event, RequestId};
 const OWNED_BODY_MIN: usize = 8 * 1024;
 use crate::http::{ResponseHead, StatusCode, Version};
 
+/// How body bytes that the caller puts on the wire itself (a file region sent by the kernel)
+/// can go out; see [`ServerConn::external_body`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExternalBody {
+    /// Write them right after every byte [`ServerConn::poll_transmit`] has given out so far,
+    /// and record them with [`ServerConn::send_body_external`].
+    Direct,
+    /// The response carries no body (HEAD, 304): there is nothing to send.
+    Dropped,
+    /// Not now (a chunked body, or a response waiting behind earlier ones): send the bytes
+    /// through [`ServerConn::send_body`] instead.
+    Unavailable,
+}
+
 impl ServerConn {
+    /// Whether `len` body bytes of the response to `id` may be sent by the caller directly,
+    /// bypassing the connection's output (for `sendfile(2)`). Changes nothing.
+    pub fn external_body(&self, id: RequestId, len: u64) -> Result<ExternalBody, UserError> {
+        let idx = self.streaming(id)?;
+        let ResponseState::Streaming(framing) = self.slots[idx].response else {
+            return Err(UserError::ResponseNotStarted);
+        };
+        Ok(match framing {
+            Framing::NoBody => ExternalBody::Dropped,
+            Framing::Length { remaining } if len > remaining => {
+                return Err(UserError::BodyExceedsContentLength);
+            }
+            Framing::Length { .. } | Framing::CloseDelimited if idx == 0 => ExternalBody::Direct,
+            Framing::Length { .. } | Framing::CloseDelimited | Framing::Chunked => {
+                ExternalBody::Unavailable
+            }
+        })
+    }
+
+    /// Records `len` body bytes of the response to `id` that the caller wrote itself, right
+    /// after the output polled so far. Allowed only when
+    /// [`external_body`](Self::external_body) answers [`ExternalBody::Direct`].
+    pub fn send_body_external(&mut self, id: RequestId, len: u64) -> Result<(), UserError> {
+        if self.external_body(id, len)? != ExternalBody::Direct {
+            return Err(UserError::ExternalBodyUnavailable);
+        }
+        self.now_is_stale = true;
+        if let ResponseState::Streaming(Framing::Length { remaining }) = &mut self.slots[0].response
+        {
+            *remaining -= len;
+        }
+        Ok(())
+    }
+
     /// Starts the final response to `id`: writes the head (or buffers it
     /// behind earlier responses) and fixes the body framing.
     pub fn send_response(&mut self, id: RequestId, head: ResponseHead) -> Result<(), UserError> {

@@ -5,8 +5,11 @@
 //! the stack. This is what makes any transport method safe to call from any callback.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::rc::{Rc, Weak};
 
 use super::{Address, DisconnectReason, Producer, Protocol, Transport};
@@ -24,7 +27,7 @@ const DIRECT_WRITE_MIN: usize = 16 * 1024;
 const RETAINED_CAPACITY: usize = 16 * 1024;
 
 /// What a connection needs from its socket.
-pub(crate) trait Stream: Read + Write + mio::event::Source + 'static {
+pub(crate) trait Stream: Read + Write + AsFd + mio::event::Source + 'static {
     fn shutdown_write(&self) -> io::Result<()>;
     fn set_nodelay(&self, enabled: bool) -> io::Result<()>;
     fn take_error(&self) -> io::Result<Option<io::Error>>;
@@ -66,6 +69,8 @@ struct Io<S> {
     stream: Option<S>,
     out: Vec<u8>,
     out_pos: usize,
+    /// File regions queued after `out`, each followed by the bytes written after it.
+    files: VecDeque<QueuedFile>,
     low_watermark: usize,
     high_watermark: usize,
     producer: Option<Rc<dyn Producer>>,
@@ -92,9 +97,31 @@ struct Io<S> {
     connecting: Option<ConnectOutcome>,
 }
 
+/// A region of a file to send with `sendfile(2)`, and the bytes queued behind it.
+struct QueuedFile {
+    file: Rc<File>,
+    offset: u64,
+    remaining: u64,
+    then: Vec<u8>,
+}
+
 impl<S> Io<S> {
+    /// Bytes queued and not yet sent, file regions included (they cost no memory, but they
+    /// stand between a producer and the wire all the same).
     fn buffered(&self) -> usize {
-        self.out.len() - self.out_pos
+        let files = self.files.iter().fold(0u64, |sum, queued| {
+            sum.saturating_add(queued.remaining)
+                .saturating_add(queued.then.len() as u64)
+        });
+        (self.out.len() - self.out_pos).saturating_add(usize::try_from(files).unwrap_or(usize::MAX))
+    }
+
+    /// Where newly written bytes go: behind the last queued file region, if any.
+    fn tail(&mut self) -> &mut Vec<u8> {
+        match self.files.back_mut() {
+            Some(queued) => &mut queued.then,
+            None => &mut self.out,
+        }
     }
 
     fn accepts_writes(&self) -> bool {
@@ -131,6 +158,7 @@ impl<S: Stream> Connection<S> {
                 stream: None,
                 out: Vec::new(),
                 out_pos: 0,
+                files: VecDeque::new(),
                 low_watermark: DEFAULT_LOW_WATERMARK,
                 high_watermark: DEFAULT_HIGH_WATERMARK,
                 producer: None,
@@ -311,8 +339,59 @@ impl<S: Stream> Connection<S> {
         self.request_flush(&mut io);
     }
 
-    /// Writes what the socket takes; returns the producer to notify, if any.
+    /// Writes what the socket takes: queued bytes, then each queued file region and the bytes
+    /// behind it, in order.
     fn write_out(&self, io: &mut Io<S>) -> Result<(), io::Error> {
+        loop {
+            self.write_bytes(io)?;
+            if io.out_pos < io.out.len() || io.files.is_empty() || !Self::send_front_file(io)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends the first queued file region; true once all of it went and the bytes queued
+    /// behind it became the next to write.
+    fn send_front_file(io: &mut Io<S>) -> Result<bool, io::Error> {
+        let Io {
+            stream,
+            files,
+            write_blocked,
+            ..
+        } = io;
+        let (Some(stream), Some(front)) = (stream.as_ref(), files.front_mut()) else {
+            return Ok(false);
+        };
+        while front.remaining > 0 {
+            let want = usize::try_from(front.remaining).unwrap_or(usize::MAX);
+            match crate::sys::send_file(stream.as_fd(), front.file.as_fd(), front.offset, want) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file being sent became shorter",
+                    ));
+                }
+                Ok(n) => {
+                    front.offset += n as u64;
+                    front.remaining -= n as u64;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    *write_blocked = true;
+                    return Ok(false);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if let Some(done) = files.pop_front() {
+            io.out = done.then;
+            io.out_pos = 0;
+        }
+        Ok(true)
+    }
+
+    /// Writes the queued bytes the socket takes.
+    fn write_bytes(&self, io: &mut Io<S>) -> Result<(), io::Error> {
         while io.out_pos < io.out.len() {
             let Some(stream) = io.stream.as_mut() else {
                 return Ok(());
@@ -377,6 +456,7 @@ impl<S: Stream> Connection<S> {
             io.closing = None;
             io.out = Vec::new();
             io.out_pos = 0;
+            io.files.clear();
             io.producer.take()
         };
         self.release_socket();
@@ -559,7 +639,7 @@ impl<S: Stream> Transport for Connection<S> {
         }
         let written = self.try_write_direct(&mut io, data);
         if written < data.len() {
-            io.out.extend_from_slice(&data[written..]);
+            io.tail().extend_from_slice(&data[written..]);
             if !io.write_blocked {
                 self.request_flush(&mut io);
             }
@@ -575,7 +655,7 @@ impl<S: Stream> Transport for Connection<S> {
         if !io.accepts_writes() {
             return;
         }
-        if io.write_blocked {
+        if io.write_blocked || !io.files.is_empty() {
             drop(io);
             return self.write_sequence(&[head, &body]);
         }
@@ -605,6 +685,27 @@ impl<S: Stream> Transport for Connection<S> {
             self.request_flush(&mut io);
         }
         self.after_write(io);
+    }
+
+    fn send_file(&self, file: Rc<File>, offset: u64, len: u64) -> bool {
+        if !cfg!(target_os = "linux") {
+            return false;
+        }
+        let mut io = self.io.borrow_mut();
+        if !io.accepts_writes() || len == 0 {
+            return true;
+        }
+        io.files.push_back(QueuedFile {
+            file,
+            offset,
+            remaining: len,
+            then: Vec::new(),
+        });
+        if !io.write_blocked {
+            self.request_flush(&mut io);
+        }
+        self.after_write(io);
+        true
     }
 
     fn lose_connection(&self) {

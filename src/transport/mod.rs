@@ -21,6 +21,7 @@ mod connection;
 mod listener;
 
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -164,6 +165,17 @@ pub trait Transport {
     /// vectored write and keep what the socket does not take without copying it.
     fn write_owned(&self, head: &[u8], body: Vec<u8>) {
         self.write_sequence(&[head, &body]);
+    }
+
+    /// Queues `len` bytes of `file` starting at `offset`, to be sent in order with the other
+    /// queued writes without passing through memory (`sendfile(2)` on plain TCP and UNIX
+    /// sockets). Returns `false`, queuing nothing, where the transport cannot do this (the
+    /// default; an encrypted connection, for example): the caller then reads and writes the
+    /// bytes itself. The region must stay readable while queued: a file that shrinks under it
+    /// ends the connection, since the promised bytes can no longer be sent.
+    fn send_file(&self, file: Rc<File>, offset: u64, len: u64) -> bool {
+        let _ = (file, offset, len);
+        false
     }
 
     /// Closes the connection once everything queued has been sent.

@@ -18,6 +18,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::fs::File;
 use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
@@ -27,7 +28,7 @@ use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
 use crate::http::{RequestHead, ResponseHead};
-use crate::http1::{BodyKind, Event, RequestId, ServerConn, UserError};
+use crate::http1::{BodyKind, Event, ExternalBody, RequestId, ServerConn, UserError};
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
 
@@ -393,6 +394,40 @@ impl Channel {
         self.pump();
     }
 
+    /// Sends a file region as body bytes of `id` through the transport's `send_file`, after
+    /// everything the connection produced so far; false when it must go through `send_body`.
+    fn send_file(self: &Rc<Self>, id: RequestId, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        let plan = {
+            let state = self.state.borrow();
+            match (&state.transport, state.conn.external_body(id, len)) {
+                (Some(_), Ok(plan)) => plan,
+                // The request is gone or misused: let `send_body` report or drop it.
+                _ => return false,
+            }
+        };
+        match plan {
+            ExternalBody::Direct => {}
+            ExternalBody::Dropped => return true,
+            _ => return false,
+        }
+        self.transmit();
+        let Some(transport) = self.transport() else {
+            return true;
+        };
+        if !transport.send_file(file.clone(), offset, len) {
+            return false;
+        }
+        let recorded = self.state.borrow_mut().conn.send_body_external(id, len);
+        if let Err(error) = recorded {
+            crate::log::error(format_args!(
+                "file body for request {} refused: {error}",
+                id.index()
+            ));
+        }
+        self.pump();
+        true
+    }
+
     /// Forgets request `id` (its response is over), dropping it outside the borrow.
     fn forget(&self, id: RequestId) {
         let removed = self.state.borrow_mut().requests.remove(&id);
@@ -432,6 +467,13 @@ impl ResponseSink for Http1Sink {
     fn send_body_owned(&self, data: Vec<u8>) {
         let id = self.id;
         self.with_channel(|ch| ch.command(id, |conn| conn.send_body_owned(id, data)));
+    }
+
+    fn send_file(&self, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        let id = self.id;
+        let mut sent = false;
+        self.with_channel(|ch| sent = ch.send_file(id, file, offset, len));
+        sent
     }
 
     fn finish(&self) {

@@ -26,6 +26,7 @@ mod access_log;
 mod channel;
 mod content;
 mod dispatch;
+mod gzip;
 mod h2_channel;
 mod request;
 mod resource;
@@ -38,8 +39,10 @@ pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
 pub use channel::Http1Channel;
 pub use content::{Content, ContentError, ContentLimits, spool_file};
 pub use dispatch::HttpDispatch;
+pub use gzip::{DEFAULT_GZIP_LEVEL, GZIP_MIN_LENGTH, GzipResource, accept_encoding_quality};
 pub use h2_channel::{Http2Channel, STREAM_HIGH_WATER, STREAM_LOW_WATER};
-pub use request::{Args, Request, RequestInfo, RequestView, ResponseSink};
+pub use request::{Args, BodyEncoder, Request, RequestInfo, RequestView, ResponseSink};
+pub(crate) use resource::render_checked;
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,
 };

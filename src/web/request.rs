@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::rc::Rc;
 
@@ -36,6 +37,13 @@ pub trait ResponseSink {
     fn send_body_owned(&self, data: Vec<u8>) {
         self.send_body(&data);
     }
+    /// Sends `len` bytes of `file` from `offset` as body bytes without reading them into
+    /// memory (`sendfile(2)`), if this sink can; `false` (the default) means nothing was sent
+    /// and the caller must write the bytes itself.
+    fn send_file(&self, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        let _ = (file, offset, len);
+        false
+    }
     /// Ends the response.
     fn finish(&self);
     /// Gives up on the response: cut it off (or replace it with a 500 if
@@ -45,6 +53,18 @@ pub trait ResponseSink {
     fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool);
     /// Removes the producer registered with `register_producer`.
     fn unregister_producer(&self);
+}
+
+/// Transforms a response body on its way out: a content coding such as gzip, installed on a
+/// request with [`Request::set_body_encoder`].
+pub trait BodyEncoder {
+    /// Sees the response head just before it is sent and may change it (add
+    /// `Content-Encoding`, drop `Content-Length`); returns false to leave this response as it is.
+    fn start(&mut self, head: &mut ResponseHead, method: &Method) -> bool;
+    /// Encodes body bytes; may hold them back and return nothing yet.
+    fn encode(&mut self, data: &[u8]) -> Vec<u8>;
+    /// The last encoded bytes, once the body is complete.
+    fn finish(&mut self) -> Vec<u8>;
 }
 
 /// Query arguments: an ordered multimap of byte strings (Twisted's
@@ -151,6 +171,8 @@ struct State {
     sent_length: u64,
     finish_waiters: Vec<Deferred<()>>,
     producer: Option<Rc<dyn Producer>>,
+    /// Encodes the body; dropped when it declines the response.
+    encoder: Option<Box<dyn BodyEncoder>>,
 }
 
 impl State {
@@ -161,6 +183,18 @@ impl State {
         head.headers = self.response_headers.clone();
         if !self.code.forbids_body() && !head.headers.contains("Content-Type") {
             head.headers.set("Content-Type", "text/html");
+        }
+        head
+    }
+
+    /// The head to send: [`response_head`](Self::response_head) as the encoder leaves it.
+    fn outgoing_head(&mut self) -> ResponseHead {
+        let mut head = self.response_head();
+        let method = self.info.head.method().clone();
+        if let Some(encoder) = self.encoder.as_mut() {
+            if !encoder.start(&mut head, &method) {
+                self.encoder = None;
+            }
         }
         head
     }
@@ -215,6 +249,7 @@ impl Request {
             sent_length: 0,
             finish_waiters: Vec::new(),
             producer: None,
+            encoder: None,
         };
         Request {
             inner: Rc::new(Inner {
@@ -384,15 +419,65 @@ impl Request {
     /// Writes body bytes; the first call sends the response head.
     pub fn write(&self, data: &[u8]) {
         if self.start_body(data.len()) && !data.is_empty() {
-            self.inner.sink.send_body(data);
+            match self.encode(data) {
+                Some(encoded) => self.send_encoded(encoded),
+                None => self.inner.sink.send_body(data),
+            }
         }
     }
 
     /// [`write`](Self::write) for bytes the caller gives up: they may be sent without a copy.
     pub fn write_owned(&self, data: Vec<u8>) {
         if self.start_body(data.len()) && !data.is_empty() {
-            self.inner.sink.send_body_owned(data);
+            match self.encode(&data) {
+                Some(encoded) => self.send_encoded(encoded),
+                None => self.inner.sink.send_body_owned(data),
+            }
         }
+    }
+
+    /// Passes the body of this response through `encoder` (see [`BodyEncoder`]); set it
+    /// before anything is written.
+    pub fn set_body_encoder(&self, encoder: Box<dyn BodyEncoder>) {
+        self.update(|s| {
+            if !s.started {
+                s.encoder = Some(encoder);
+            }
+        });
+    }
+
+    /// The encoded form of `data`, or `None` when no encoder is at work.
+    fn encode(&self, data: &[u8]) -> Option<Vec<u8>> {
+        self.update(|s| s.encoder.as_mut().map(|encoder| encoder.encode(data)))
+    }
+
+    fn send_encoded(&self, encoded: Vec<u8>) {
+        if !encoded.is_empty() {
+            self.inner.sink.send_body_owned(encoded);
+        }
+    }
+
+    /// Writes `len` bytes of `file` from `offset` as body bytes, sent by the kernel straight
+    /// from the file where the connection allows it (plain TCP and UNIX sockets with a
+    /// `Content-Length` body). The first call sends the response head. Returns `false` when
+    /// nothing was sent this way: the caller then reads the bytes and [`write`](Self::write)s
+    /// them. A finished or disconnected request takes (and drops) anything.
+    pub fn send_file(&self, file: &Rc<File>, offset: u64, len: u64) -> bool {
+        if self.read(State::over) {
+            return true;
+        }
+        if !self.start_body(0) {
+            return true;
+        }
+        if self.read(|s| s.encoder.is_some()) || !self.inner.sink.send_file(file, offset, len) {
+            return false;
+        }
+        self.update(|s| {
+            if *s.info.head.method() != Method::Head {
+                s.sent_length += len;
+            }
+        });
+        true
     }
 
     /// Counts `len` body bytes and sends the head first if due; false once the response is over.
@@ -408,7 +493,7 @@ impl Request {
                 return Ok(None);
             }
             s.started = true;
-            Ok(Some(s.response_head()))
+            Ok(Some(s.outgoing_head()))
         });
         let Ok(head) = head else { return false };
         if let Some(head) = head {
@@ -430,12 +515,13 @@ impl Request {
                     s.response_headers.set("Content-Length", "0");
                 }
                 s.started = true;
-                Some(s.response_head())
+                Some(s.outgoing_head())
             };
             s.finished = true;
-            Some((head, s.close()))
+            let tail = s.encoder.take().map(|mut encoder| encoder.finish());
+            Some((head, tail, s.close()))
         });
-        let Some((head, (producer, waiters))) = closing else {
+        let Some((head, tail, (producer, waiters))) = closing else {
             return;
         };
         if producer.is_some() {
@@ -443,6 +529,9 @@ impl Request {
         }
         if let Some(head) = head {
             self.inner.sink.send_head(head);
+        }
+        if let Some(tail) = tail {
+            self.send_encoded(tail);
         }
         self.inner.sink.finish();
         if self.inner.site.logs_access() {
