@@ -123,3 +123,33 @@ fn h2load_streams() {
     );
     assert!(text.contains("status codes: 2000 2xx"), "{text}");
 }
+
+/// A large static file, sent over HTTP/2 by a pull producer reading one chunk at a time
+/// (sendfile cannot frame DATA), arrives whole: the producer is asked again until it is done
+/// even when the socket takes every chunk at once.
+#[test]
+fn large_file_from_a_pull_producer_arrives_whole() {
+    let dir = crate::util::TempDir::new("h2-static");
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(dir.join("big.bin"), &content).unwrap();
+    let file = torsion::static_files::File::new(
+        dir.join(""),
+        torsion::static_files::FileOptions::default(),
+    )
+    .expect("serve the directory");
+    let server = Server::start(Rc::new(file));
+    let url = server.url("/big.bin");
+    let out = server.run_beside(move || {
+        Command::new("curl")
+            .args([
+                "--silent",
+                "--http2-prior-knowledge",
+                "--max-time",
+                "20",
+                &url,
+            ])
+            .output()
+    });
+    let Ok(out) = out else { return };
+    assert!(out.stdout == content, "got {} bytes", out.stdout.len());
+}

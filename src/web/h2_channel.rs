@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::mem;
 use std::rc::{Rc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
@@ -44,6 +44,8 @@ pub struct Http2Channel {
 struct Channel {
     site: Rc<SiteShared>,
     pumping: Cell<bool>,
+    /// A pump is scheduled for the next reactor turn.
+    pump_scheduled: Cell<bool>,
     state: RefCell<State>,
 }
 
@@ -101,6 +103,7 @@ impl Http2Channel {
             shared: Rc::new(Channel {
                 site,
                 pumping: Cell::new(false),
+                pump_scheduled: Cell::new(false),
                 state: RefCell::new(state),
             }),
         }
@@ -208,6 +211,7 @@ impl Channel {
             return;
         }
         let _guard = PumpGuard(&self.pumping);
+        let mut producers_still_asking = false;
         for _ in 0..PRODUCER_ROUNDS {
             loop {
                 let mut dispatched = false;
@@ -220,6 +224,7 @@ impl Channel {
                 }
             }
             let nudges = self.producer_nudges();
+            producers_still_asking = !nudges.is_empty();
             if nudges.is_empty() {
                 break;
             }
@@ -230,7 +235,26 @@ impl Channel {
                 }
             }
         }
+        if producers_still_asking {
+            // The rounds ran out with producers still wanting to write and room for them: go
+            // on in the next reactor turn, after other connections had theirs.
+            self.pump_next_turn();
+        }
         self.settle();
+    }
+
+    /// Runs a pump in the next reactor turn (once, however often this is asked).
+    fn pump_next_turn(self: &Rc<Self>) {
+        if self.pump_scheduled.replace(true) {
+            return;
+        }
+        let channel = Rc::downgrade(self);
+        self.site.clock().call_later(Duration::ZERO, move || {
+            if let Some(channel) = channel.upgrade() {
+                channel.pump_scheduled.set(false);
+                channel.pump();
+            }
+        });
     }
 
     fn next_event(&self) -> Option<Event> {
@@ -334,9 +358,8 @@ impl Channel {
                     entry.paused = false;
                     nudges.push(Nudge::Resume(entry.producer.clone()));
                 }
-            } else if !*transport_full && queued <= STREAM_LOW_WATER && !entry.paused {
-                // A pull producer is asked for one chunk per round.
-                entry.paused = true;
+            } else if !*transport_full && queued <= STREAM_LOW_WATER {
+                // A pull producer is asked for one chunk per round while there is room.
                 nudges.push(Nudge::Resume(entry.producer.clone()));
             }
         }
@@ -348,12 +371,6 @@ impl Channel {
         let mut state = self.state.borrow_mut();
         if state.transport.is_none() {
             return;
-        }
-        // Pull producers may be asked again on the next pump.
-        for entry in state.producers.values_mut() {
-            if !entry.streaming {
-                entry.paused = false;
-            }
         }
         let deadline = state.conn.poll_timeout();
         self.arm_timer(&mut state, deadline);
