@@ -73,6 +73,11 @@ def tracked(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return Tracked(environ["QUERY_STRING"])
 
+def send_file(environ, start_response):
+    f = open(environ["QUERY_STRING"], "rb")
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return environ["wsgi.file_wrapper"](f)
+
 def slow(environ, start_response):
     time.sleep(1.0)
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -580,6 +585,57 @@ fn unusable_spool_directory_is_refused() {
             "/nonexistent/spool",
         ],
         "/nonexistent/spool",
+    );
+}
+
+/// A wsgi.file_wrapper response is sent straight from the file, with its length as
+/// Content-Length, over HTTP/1.1 (sendfile) and over HTTP/2 (bounded reads), and a HEAD gets
+/// the head alone.
+#[test]
+fn file_wrapper_response_is_sent_from_the_file() {
+    let dir = crate::util::TempDir::new("cli-sendfile");
+    let path = dir.join("blob.bin");
+    let content: Vec<u8> = (0..2_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let server = Server::start("apps.send_file", &[]);
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET /?{path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    assert!(head.contains("Content-Length: 2000000"), "{head}");
+    assert!(response[split + 4..] == content[..], "the body differs");
+
+    let (head_only, _) = server.exchange(&format!(
+        "HEAD /?{path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(head_only.ends_with("\r\n\r\n"), "{head_only}");
+    assert!(head_only.contains("Content-Length: 2000000"), "{head_only}");
+
+    let url = format!("http://{}/?{path}", server.address);
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--http2-prior-knowledge",
+            "--max-time",
+            "20",
+            &url,
+        ])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.stdout == content,
+        "HTTP/2 got {} bytes",
+        out.stdout.len()
     );
 }
 

@@ -167,6 +167,9 @@ pub(crate) fn body(events: &[WsgiEvent]) -> Vec<u8> {
         match event {
             WsgiEvent::Complete { body, .. } => bytes.extend_from_slice(body),
             WsgiEvent::Body { chunk, .. } => bytes.extend_from_slice(chunk),
+            WsgiEvent::File {
+                file, offset, len, ..
+            } => bytes.extend_from_slice(&file_region(file, *offset, *len)),
             WsgiEvent::Failed {
                 message, traceback, ..
             } => panic!("the request failed: {message}\n{traceback}"),
@@ -203,6 +206,13 @@ pub(crate) fn failure(events: &[WsgiEvent]) -> (String, String, bool) {
 }
 
 /// A short label per event, for comparing sequences.
+/// `len` bytes of `file` from `offset`.
+fn file_region(file: &std::fs::File, offset: u64, len: u64) -> Vec<u8> {
+    let mut bytes = vec![0; len as usize];
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, offset).expect("read the file");
+    bytes
+}
+
 pub(crate) fn kinds(events: &[WsgiEvent]) -> Vec<String> {
     events
         .iter()
@@ -212,6 +222,12 @@ pub(crate) fn kinds(events: &[WsgiEvent]) -> Vec<String> {
             WsgiEvent::Complete { body, .. } => {
                 format!("complete:{}", String::from_utf8_lossy(body))
             }
+            WsgiEvent::File {
+                file, offset, len, ..
+            } => format!(
+                "file@{offset}:{}",
+                String::from_utf8_lossy(&file_region(file, *offset, *len))
+            ),
             WsgiEvent::Finished { .. } => "finished".to_owned(),
             WsgiEvent::Failed { .. } => "failed".to_owned(),
         })

@@ -22,6 +22,21 @@ pub(crate) fn adopt_descriptor(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A new descriptor for the open file `fd` refers to (close-on-exec), owned by the caller; the
+/// original stays with whoever owns it. Used to keep a Python file object's file open while
+/// the reactor sends it (`wsgi.file_wrapper`), whatever the application does with its own.
+pub(crate) fn duplicate_descriptor(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC reads no memory; on a descriptor that is not open it fails with
+    // EBADF, and on success it returns a descriptor nothing else in the process owns.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `copy` was just made by fcntl and is owned by nothing else, so the OwnedFd is its
+    // only owner and closes it exactly once.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
 /// Whether a process with this id exists (used to spot stale UNIX-socket lock files).
 pub(crate) fn process_exists(pid: i32) -> bool {
     if pid <= 0 {

@@ -234,6 +234,38 @@ def app(environ, start_response):
     assert_eq!(harness.text(get("/report")), "True");
 }
 
+/// wsgi.file_wrapper over a real file, returned as the response, becomes one File event: the
+/// rest of the file from the Python object's position (read-ahead buffering notwithstanding),
+/// cut to the Content-Length the application set; the application's file is closed.
+#[test]
+fn file_wrapper_over_a_real_file_is_handed_over_whole() {
+    let dir = crate::util::TempDir::new("file-wrapper");
+    let path = dir.join("data.txt");
+    std::fs::write(&path, "0123456789abcdef").unwrap();
+    let harness = Harness::new(&format!(
+        r#"
+opened = []
+
+def app(environ, start_response):
+    if environ['PATH_INFO'] == '/report':
+        start_response('200 OK', [])
+        return [repr([f.closed for f in opened]).encode()]
+    f = open({path:?}, 'rb')
+    opened.append(f)
+    f.read(4)
+    headers = []
+    if environ['PATH_INFO'] == '/cut':
+        headers.append(('Content-Length', '5'))
+    start_response('200 OK', headers)
+    return environ['wsgi.file_wrapper'](f)
+"#,
+        path = path.to_str().unwrap()
+    ));
+    assert_eq!(kinds(&harness.run(get("/"))), ["file@4:456789abcdef"]);
+    assert_eq!(kinds(&harness.run(get("/cut"))), ["file@4:45678"]);
+    assert_eq!(harness.text(get("/report")), "[True, True]");
+}
+
 /// An application wrapped in wsgiref's validator runs without any AssertionError escaping.
 #[test]
 fn wsgiref_validator_accepts_environ_and_responses() {

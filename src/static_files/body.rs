@@ -25,6 +25,12 @@ pub(crate) enum Piece {
     Region { offset: u64, len: u64 },
 }
 
+/// Sends `len` bytes of `file` from `offset` as the whole body of `request` and finishes it:
+/// with `sendfile(2)` where the connection can, else read a chunk at a time.
+pub(crate) fn send_region(request: &Request, file: Rc<File>, offset: u64, len: u64) {
+    send(request, file, vec![Piece::Region { offset, len }]);
+}
+
 /// Sends `pieces` as the body of `request` and finishes it (now, or once a producer is done).
 pub(crate) fn send(request: &Request, file: Rc<File>, pieces: Vec<Piece>) {
     let mut pieces = VecDeque::from(pieces);

@@ -24,6 +24,7 @@ mod mount;
 mod range;
 mod resolve;
 
+pub(crate) use body::send_region;
 pub use file::{DEFAULT_INDEX_NAMES, DEFAULT_TYPE, File, FileError, FileOptions};
 pub use mime::{MimeTypes, SYSTEM_MIME_TYPES};
 pub use mount::StaticMounts;

@@ -272,12 +272,58 @@ impl ErrorStream {
     }
 }
 
+/// A stretch of a regular file to send as a whole response body.
+pub(crate) struct FileRegion {
+    pub(crate) file: std::fs::File,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
 /// `wsgi.file_wrapper(filelike, block_size=8192)`: iterates `filelike.read(block_size)` until it
-/// returns nothing, and closes the file when the server calls `close()`.
+/// returns nothing, and closes the file when the server calls `close()`. Returned as the
+/// response itself over a regular file, it is not iterated: the server sends the file from
+/// its current position straight from the kernel (see [`FileWrapper::file_region`]).
 #[pyclass(module = "torsion", name = "FileWrapper")]
 pub(crate) struct FileWrapper {
     filelike: Py<PyAny>,
     block_size: usize,
+}
+
+impl FileWrapper {
+    /// The rest of the wrapped file from its current position (at most `limit` bytes, the
+    /// response's Content-Length), on a descriptor of our own; `None` when the object has no
+    /// `fileno()` or is not a regular file, and is then iterated instead.
+    pub(crate) fn file_region(
+        &self,
+        py: Python<'_>,
+        limit: Option<u64>,
+    ) -> PyResult<Option<FileRegion>> {
+        let filelike = self.filelike.bind(py);
+        let Ok(Some(fileno)) = filelike.getattr_opt("fileno") else {
+            return Ok(None);
+        };
+        let Ok(fd) = fileno.call0().and_then(|fd| fd.extract::<i32>()) else {
+            return Ok(None);
+        };
+        let Ok(fd) = crate::sys::duplicate_descriptor(fd) else {
+            return Ok(None);
+        };
+        let file = std::fs::File::from(fd);
+        let Ok(metadata) = file.metadata() else {
+            return Ok(None);
+        };
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        // The Python-level position: a buffered reader may have read ahead of the descriptor.
+        let offset = match filelike.getattr_opt("tell")? {
+            Some(tell) => tell.call0()?.extract::<u64>()?,
+            None => 0,
+        };
+        let available = metadata.len().saturating_sub(offset);
+        let len = limit.map_or(available, |limit| limit.min(available));
+        Ok(Some(FileRegion { file, offset, len }))
+    }
 }
 
 #[pymethods]
@@ -304,7 +350,7 @@ impl FileWrapper {
     }
 
     /// Closes the file, if it can be closed.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn close(&self, py: Python<'_>) -> PyResult<()> {
         let filelike = self.filelike.bind(py);
         if filelike.hasattr("close")? {
             filelike.call_method0("close")?;

@@ -105,8 +105,20 @@ pub struct ResponseHead {
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+impl ResponseHead {
+    /// The `Content-Length` the application set, if it set a valid one.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))
+            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+            .and_then(|value| value.trim().parse().ok())
+    }
+}
+
 /// What a worker reports to the reactor. Each request ends with exactly one of
-/// [`Complete`](Self::Complete), [`Finished`](Self::Finished) or [`Failed`](Self::Failed).
+/// [`Complete`](Self::Complete), [`File`](Self::File), [`Finished`](Self::Finished) or
+/// [`Failed`](Self::Failed).
 #[derive(Debug)]
 pub enum WsgiEvent {
     /// The response head; body chunks follow.
@@ -133,6 +145,21 @@ pub enum WsgiEvent {
         head: ResponseHead,
         /// The whole body.
         body: Vec<u8>,
+    },
+    /// The whole response is `len` bytes of `file` from `offset` (the application returned a
+    /// `wsgi.file_wrapper` over a regular file): the HTTP layer sends it straight from the file
+    /// (`sendfile(2)` where the connection allows).
+    File {
+        /// The request.
+        id: RequestId,
+        /// Status and headers.
+        head: ResponseHead,
+        /// The file, on a descriptor of its own (the application's file object is closed).
+        file: std::fs::File,
+        /// Where the body starts in the file (the file object's position).
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
     },
     /// The response after [`Start`](Self::Start) is complete. Also sent, with nothing before
     /// it, for a request whose client disconnected before the head was sent.
@@ -161,6 +188,7 @@ impl WsgiEvent {
             Self::Start { id, .. }
             | Self::Body { id, .. }
             | Self::Complete { id, .. }
+            | Self::File { id, .. }
             | Self::Finished { id }
             | Self::Failed { id, .. } => *id,
         }
@@ -170,7 +198,7 @@ impl WsgiEvent {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Self::Complete { .. } | Self::Finished { .. } | Self::Failed { .. }
+            Self::Complete { .. } | Self::File { .. } | Self::Finished { .. } | Self::Failed { .. }
         )
     }
 }

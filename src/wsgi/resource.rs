@@ -291,6 +291,19 @@ fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
             request.write_owned(body);
             request.finish();
         }
+        WsgiEvent::File {
+            head,
+            file,
+            offset,
+            len,
+            ..
+        } => {
+            apply_head(request, &head);
+            if request.response_header("Content-Length").is_none() {
+                request.set_header("Content-Length", len.to_string());
+            }
+            crate::static_files::send_region(request, Rc::new(file), offset, len);
+        }
         WsgiEvent::Finished { .. } => request.finish(),
         WsgiEvent::Failed {
             message, traceback, ..

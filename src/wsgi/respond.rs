@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::control::RequestControl;
-use super::environ::EnvironTemplate;
+use super::environ::{EnvironTemplate, FileRegion, FileWrapper};
 use super::load::exception_line;
 use super::{RequestId, ResponseHead, WsgiEvent, WsgiRequest};
 use crate::reactor::ThreadSender;
@@ -252,6 +252,8 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
 enum Ran {
     /// A list response, collected whole and not yet sent.
     Collected(Vec<u8>),
+    /// A `wsgi.file_wrapper` over a regular file, to be sent from the file by the reactor.
+    File(FileRegion),
     /// Chunks (if any) were sent as they came.
     Streamed,
 }
@@ -306,12 +308,19 @@ pub(crate) fn run_request(
         Err(error) => failure(py, id, &error, after_output),
         Ok(_) if after_output => WsgiEvent::Finished { id },
         Ok(ran) => match emitter.head.take() {
-            Some(head) => WsgiEvent::Complete {
-                id,
-                head,
-                body: match ran {
-                    Ran::Collected(body) => body,
-                    Ran::Streamed => Vec::new(),
+            Some(head) => match ran {
+                Ran::File(region) => WsgiEvent::File {
+                    id,
+                    head,
+                    file: region.file,
+                    offset: region.offset,
+                    len: region.len,
+                },
+                Ran::Collected(body) => WsgiEvent::Complete { id, head, body },
+                Ran::Streamed => WsgiEvent::Complete {
+                    id,
+                    head,
+                    body: Vec::new(),
                 },
             },
             None if emitter.control.is_disconnected() => WsgiEvent::Finished { id },
@@ -356,6 +365,21 @@ fn run_app(
                 body.extend_from_slice(chunk_bytes(&item)?.as_bytes());
             }
             return Ok(Ran::Collected(body));
+        }
+    }
+    if let Ok(wrapper) = result.cast_exact::<FileWrapper>() {
+        if !responder.borrow().emitter.head_sent {
+            let limit = responder
+                .borrow()
+                .emitter
+                .head
+                .as_ref()
+                .and_then(ResponseHead::content_length);
+            // A file-like object without a usable descriptor is iterated like any result.
+            if let Some(region) = wrapper.borrow().file_region(py, limit)? {
+                wrapper.borrow().close(py)?;
+                return Ok(Ran::File(region));
+            }
         }
     }
     let iterated = iterate(py, &result, responder);
