@@ -23,7 +23,8 @@ pub enum TlsConfigProblem {
 }
 
 /// A key, certificate or certificate directory that cannot be used; displays as one line naming
-/// the file, e.g. `certificate file "site.pem": no CERTIFICATE block found`.
+/// the file, e.g. `certificate file "site.pem" holds no CERTIFICATE block (a PEM file is
+/// expected)`.
 #[derive(Debug)]
 pub struct TlsConfigError {
     path: PathBuf,
@@ -54,12 +55,12 @@ impl TlsConfigError {
 impl fmt::Display for TlsConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreadable(error) => write!(f, "cannot be read: {error}"),
-            Self::Missing(what) => write!(f, "no {what} found (expected a PEM file)"),
-            Self::BadPem(error) => write!(f, "is not valid PEM: {error}"),
-            Self::Rejected(error) => write!(f, "is not usable: {error}"),
+            Self::Unreadable(error) => write!(f, "cannot be read ({error})"),
+            Self::Missing(what) => write!(f, "holds no {what} (a PEM file is expected)"),
+            Self::BadPem(error) => write!(f, "is not valid PEM ({error})"),
+            Self::Rejected(error) => write!(f, "cannot be used ({error})"),
             Self::EmptyDirectory => f.write_str(
-                "holds no HOSTNAME.pem file (each file holds one key and its certificate chain)",
+                "holds no NAME.pem file (each holds a private key and its certificate chain)",
             ),
         }
     }

@@ -68,6 +68,9 @@ struct State {
     in_callback: bool,
     /// Why the TLS session failed, reported to the inner protocol in `connection_lost`.
     failure: Option<io::Error>,
+    /// A producer registered during the handshake (paused if it pushes), handed to the socket
+    /// transport once the handshake is done.
+    waiting_producer: Option<(Rc<dyn Producer>, bool)>,
 }
 
 impl State {
@@ -91,6 +94,7 @@ impl State {
             flush_scheduled: false,
             in_callback: false,
             failure: None,
+            waiting_producer: None,
         }
     }
 
@@ -379,6 +383,28 @@ impl TlsLayer {
         }
     }
 
+    /// Once the handshake is done, hands a producer registered meanwhile to the socket
+    /// transport and lets it produce.
+    fn release_producer(&self) {
+        let (producer, streaming, outer) = {
+            let mut state = self.state.borrow_mut();
+            if state.tls.is_handshaking() || state.waiting_producer.is_none() {
+                return;
+            }
+            let Some(outer) = state.outer.clone() else {
+                return;
+            };
+            let Some((producer, streaming)) = state.waiting_producer.take() else {
+                return;
+            };
+            (producer, streaming, outer)
+        };
+        outer.register_producer(producer.clone(), streaming);
+        if streaming {
+            producer.resume_producing();
+        }
+    }
+
     /// Pauses the socket transport if the inner protocol asked for it and the handshake, which
     /// must go on regardless, is done.
     fn apply_pause(&self) {
@@ -464,15 +490,32 @@ impl Transport for TlsLayer {
     }
 
     fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool) {
-        let outer = self.state.borrow().outer.clone();
+        let (outer, handshaking) = {
+            let mut state = self.state.borrow_mut();
+            let handshaking = state.tls.is_handshaking() && state.closing == Closing::Open;
+            if handshaking {
+                // Nothing can be sent before the handshake is done: a push producer waits.
+                state.waiting_producer = Some((producer.clone(), streaming));
+            }
+            (state.outer.clone(), handshaking)
+        };
         match outer {
+            Some(_) if handshaking => {
+                if streaming {
+                    producer.pause_producing();
+                }
+            }
             Some(outer) => outer.register_producer(producer, streaming),
             None => producer.stop_producing(),
         }
     }
 
     fn unregister_producer(&self) {
-        let outer = self.state.borrow().outer.clone();
+        let outer = {
+            let mut state = self.state.borrow_mut();
+            state.waiting_producer = None;
+            state.outer.clone()
+        };
         if let Some(outer) = outer {
             outer.unregister_producer();
         }
@@ -636,6 +679,7 @@ impl Protocol for TlsProtocol {
             return layer.fail(error);
         }
         layer.apply_pause();
+        layer.release_producer();
         layer.in_callback(|| layer.deliver());
     }
 
@@ -665,12 +709,19 @@ impl Protocol for TlsProtocol {
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         let layer = &self.layer;
-        let (failure, producer_outer) = {
+        let (failure, outer, waiting) = {
             let mut state = layer.state.borrow_mut();
             state.closing = Closing::Done;
-            (state.failure.take(), state.outer.take())
+            (
+                state.failure.take(),
+                state.outer.take(),
+                state.waiting_producer.take(),
+            )
         };
-        drop(producer_outer);
+        drop(outer);
+        if let Some((producer, _)) = waiting {
+            producer.stop_producing();
+        }
         let reason = match failure {
             Some(error) if !matches!(reason, DisconnectReason::Aborted) => {
                 DisconnectReason::Lost(error)

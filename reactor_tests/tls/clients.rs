@@ -1,0 +1,1 @@
+//! Real clients over TLS: curl and Python's `ssl`.

@@ -1,0 +1,1 @@
+//! `torsion web` with TLS endpoints.
