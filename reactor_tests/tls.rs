@@ -4,11 +4,12 @@
 
 mod clients;
 mod command_line;
+mod descriptions;
 mod layer;
 
 use std::cell::RefCell;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -284,15 +285,6 @@ fn served_certificate(client: &BlockingClient) -> Vec<u8> {
         .and_then(|chain| chain.first())
         .map(|certificate| certificate.to_vec())
         .expect("the server presented a certificate")
-}
-
-/// Sends `message` and reads until `expected` bytes came back.
-fn round_trip(client: &mut BlockingClient, message: &[u8]) -> io::Result<Vec<u8>> {
-    client.write_all(message)?;
-    client.flush()?;
-    let mut answer = vec![0; message.len()];
-    client.read_exact(&mut answer)?;
-    Ok(answer)
 }
 
 /// Turns `reactor` while `job` runs on another thread; returns its result.

@@ -332,7 +332,7 @@ fn load_certified_key(
 
 /// Trust anchors from a PEM file, or from every file in a directory that holds certificates.
 pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsConfigError> {
-    let kind = "CA certificates";
+    let kind = "CA certificate file";
     let mut roots = RootCertStore::empty();
     let files = if path.is_dir() {
         let unreadable =
