@@ -315,18 +315,19 @@ fn load_certified_key(
     if let Some(extra) = extra {
         chain.extend(load_certificates("certificate chain file", extra)?);
     }
-    let certified = CertifiedKey::from_der(chain, key, &provider()).map_err(|error| {
-        let path = match error {
-            rustls::Error::InconsistentKeys(_) => cert_key,
-            _ => private_key,
-        };
-        let kind = if path == private_key {
-            "private key file"
-        } else {
-            "certificate file"
-        };
-        TlsConfigError::new(kind, path, TlsConfigProblem::Rejected(error))
-    })?;
+    let certified =
+        CertifiedKey::from_der(chain, key, &provider()).map_err(|error| match error {
+            rustls::Error::InconsistentKeys(_) => TlsConfigError::new(
+                "certificate file",
+                cert_key,
+                TlsConfigProblem::KeyMismatch(private_key.to_owned()),
+            ),
+            other => TlsConfigError::new(
+                "private key file",
+                private_key,
+                TlsConfigProblem::Rejected(other),
+            ),
+        })?;
     Ok(Arc::new(certified))
 }
 

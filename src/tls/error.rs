@@ -20,6 +20,8 @@ pub enum TlsConfigProblem {
     Rejected(rustls::Error),
     /// A certificate directory holds no `*.pem` file.
     EmptyDirectory,
+    /// The certificate's public key is not the private key's (the key file is named).
+    KeyMismatch(PathBuf),
 }
 
 /// A key, certificate or certificate directory that cannot be used; displays as one line naming
@@ -59,6 +61,11 @@ impl fmt::Display for TlsConfigProblem {
             Self::Missing(what) => write!(f, "holds no {what} (a PEM file is expected)"),
             Self::BadPem(error) => write!(f, "is not valid PEM ({error})"),
             Self::Rejected(error) => write!(f, "cannot be used ({error})"),
+            Self::KeyMismatch(key) => write!(
+                f,
+                "holds a certificate that does not belong to the private key in \"{}\"",
+                key.display()
+            ),
             Self::EmptyDirectory => f.write_str(
                 "holds no NAME.pem file (each holds a private key and its certificate chain)",
             ),
