@@ -254,3 +254,21 @@ fn bad_tls_files_are_one_line_errors_naming_the_file() {
         assert!(stderr.contains(file), "{listen}: {stderr}");
     }
 }
+
+/// By default ALPN offers h2 first, and the connection then speaks HTTP/2: the server answers
+/// the client preface with a SETTINGS frame.
+#[test]
+fn default_alpn_chooses_http2_and_speaks_it() {
+    let pki = Pki::new("cli-h2");
+    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
+    let server = Server::start(pki.dir.path(), &["--listen", &ssl_listen(&pem)]);
+    let config = client_config(&pki.ca, &[ALPN_HTTP2, ALPN_HTTP1]);
+    let mut client = blocking_client(server.address, "127.0.0.1", config).unwrap();
+    assert_eq!(client.conn.alpn_protocol(), Some(ALPN_HTTP2));
+    client
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    let mut frame_head = [0u8; 9];
+    client.read_exact(&mut frame_head).unwrap();
+    assert_eq!(frame_head[3], 0x04, "a SETTINGS frame: {frame_head:?}");
+}

@@ -18,7 +18,7 @@ use super::{
     MAX_TURNS, Pki, Probe, Seen, SeenLog, beside, blocking_client, client_config, connect_with,
     probes, quoted, rustls_error, serve, ssl_description,
 };
-use crate::util::{new_reactor, turn_until};
+use crate::util::{Peer, fake_clock_reactor, new_reactor, turn_until, watch_connect};
 
 fn first(logs: &Rc<RefCell<Vec<SeenLog>>>) -> SeenLog {
     logs.borrow()[0].clone()
@@ -116,10 +116,10 @@ fn alpn_offers_only_http1_when_switched() {
     assert_eq!(client.as_deref(), Some(ALPN_HTTP1));
 }
 
-/// A server certificate from an authority the client does not trust ends both sides with the
-/// rustls error as the typed reason.
+/// A server certificate from an authority the client does not trust fails the connection
+/// attempt with the rustls error, and the server's protocol never sees the connection.
 #[test]
-fn untrusted_certificate_ends_with_the_rustls_error() {
+fn untrusted_certificate_fails_the_connection_attempt() {
     let pki = Pki::new("untrusted");
     let stranger = Pki::new("stranger");
     let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
@@ -137,30 +137,63 @@ fn untrusted_certificate_ends_with_the_rustls_error() {
         address.port(),
         quoted(&stranger.ca)
     );
-    connect_with(
+    let endpoint = torsion::endpoints::parse_client(&description).unwrap();
+    let outcome = watch_connect(torsion::endpoints::connect(
         &reactor,
-        &description,
-        Probe::new(&client).greeting(b"never sent"),
-    );
-    turn_until(&reactor, MAX_TURNS, || {
-        client.borrow().ended.is_some()
-            && logs
-                .borrow()
-                .first()
-                .is_some_and(|s| s.borrow().ended.is_some())
-    });
-    let client_error = rustls_error(client.borrow().ended.as_ref());
+        &endpoint,
+        Box::new(Probe::new(&client).greeting(b"never sent")),
+    ));
+    turn_until(&reactor, MAX_TURNS, || outcome.borrow().is_some());
+    let failure = match outcome.borrow_mut().take() {
+        Some(Err(failure)) => failure,
+        _ => panic!("the connection attempt succeeded"),
+    };
+    let error = failure
+        .downcast_ref::<std::io::Error>()
+        .and_then(|error| error.get_ref())
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     assert!(
-        matches!(client_error, Some(rustls::Error::InvalidCertificate(_))),
-        "{client_error:?}"
+        matches!(error, Some(rustls::Error::InvalidCertificate(_))),
+        "{failure:?}"
     );
+    assert!(client.borrow().transport.is_none() && client.borrow().ended.is_none());
+    turn_until(&reactor, MAX_TURNS, || !logs.borrow().is_empty());
     let server = first(&logs);
-    let server_error = rustls_error(server.borrow().ended.as_ref());
-    assert!(
-        matches!(server_error, Some(rustls::Error::AlertReceived(_))),
-        "{server_error:?}"
+    assert!(server.borrow().transport.is_none() && server.borrow().ended.is_none());
+}
+
+/// A client that never completes its handshake is dropped after the handshake timeout (fake
+/// clock), without the server's protocol seeing it.
+#[test]
+fn stalled_handshake_is_dropped_after_the_timeout() {
+    let pki = Pki::new("stalled");
+    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
+    let (reactor, clock) = fake_clock_reactor();
+    let logs = Rc::default();
+    let options = TlsOptions {
+        handshake_timeout: Duration::from_secs(10),
+        ..TlsOptions::default()
+    };
+    let (_listening, address) = serve(
+        &reactor,
+        &ssl_description(&pem),
+        &options,
+        probes(&logs, Probe::new),
     );
-    assert!(server.borrow().received.is_empty());
+    let mut peer = Peer::connect(&torsion::transport::Address::Tcp(address));
+    turn_until(&reactor, MAX_TURNS, || !logs.borrow().is_empty());
+    clock.advance(Duration::from_secs(9));
+    for _ in 0..5 {
+        reactor.iterate(Some(Duration::from_millis(1))).unwrap();
+        peer.pump();
+    }
+    assert!(!peer.ended());
+    clock.advance(Duration::from_secs(1));
+    turn_until(&reactor, MAX_TURNS, || {
+        peer.pump();
+        peer.ended()
+    });
+    assert!(first(&logs).borrow().transport.is_none());
 }
 
 /// Bytes that are not TLS get an alert and a close, and the protocol hears why.
@@ -189,11 +222,13 @@ fn plaintext_on_a_tls_port_is_refused() {
     });
     let answer = answer.expect("the server closes cleanly after its alert");
     assert_eq!(answer.first(), Some(&0x15), "an alert record: {answer:?}");
-    turn_until(&reactor, MAX_TURNS, || {
-        first(&logs).borrow().ended.is_some()
-    });
-    let error = rustls_error(first(&logs).borrow().ended.as_ref());
-    assert!(error.is_some(), "not a TLS failure");
+    turn_until(&reactor, MAX_TURNS, || !logs.borrow().is_empty());
+    for _ in 0..5 {
+        reactor.iterate(Some(Duration::from_millis(1))).unwrap();
+    }
+    // The server's protocol never saw a connection whose handshake failed.
+    assert!(first(&logs).borrow().transport.is_none());
+    assert!(first(&logs).borrow().ended.is_none());
 }
 
 /// Runs an echo server that requires client certificates from `client_ca` and a torsion
@@ -243,20 +278,18 @@ fn client_certificate_is_accepted() {
     assert_eq!(server.borrow().received, b"it is me");
 }
 
-/// Without a client certificate the handshake fails and nothing reaches the server protocol.
+/// Without a client certificate the server refuses the handshake: its protocol never sees the
+/// connection, and the client (which under TLS 1.3 may think itself connected) hears the alert.
 #[test]
 fn missing_client_certificate_is_refused() {
     let (client, server) = with_client_certificate(false);
     assert!(client.borrow().received.is_empty());
-    assert!(matches!(
-        client.borrow().ended,
-        Some(DisconnectReason::Lost(_))
-    ));
-    let error = rustls_error(server.borrow().ended.as_ref());
+    let error = rustls_error(client.borrow().ended.as_ref());
     assert!(
-        matches!(error, Some(rustls::Error::NoCertificatesPresented)),
+        matches!(error, Some(rustls::Error::AlertReceived(_))),
         "{error:?}"
     );
+    assert!(server.borrow().transport.is_none());
     assert!(server.borrow().received.is_empty());
 }
 
@@ -300,18 +333,19 @@ fn reload_serves_new_certificates_and_keeps_open_connections() {
         Probe::new(&after).greeting(b"two"),
     );
     let stale = SeenLog::default();
-    connect_with(
+    let endpoint = torsion::endpoints::parse_client(&trusting(&old_ca)).unwrap();
+    let stale_attempt = watch_connect(torsion::endpoints::connect(
         &reactor,
-        &trusting(&old_ca),
-        Probe::new(&stale).greeting(b"three"),
-    );
-    turn_until(&reactor, MAX_TURNS, || {
-        after.borrow().received == b"two" && stale.borrow().ended.is_some()
-    });
-    assert!(matches!(
-        rustls_error(stale.borrow().ended.as_ref()),
-        Some(rustls::Error::InvalidCertificate(_))
+        &endpoint,
+        Box::new(Probe::new(&stale).greeting(b"three")),
     ));
+    turn_until(&reactor, MAX_TURNS, || {
+        after.borrow().received == b"two" && stale_attempt.borrow().is_some()
+    });
+    assert!(
+        matches!(*stale_attempt.borrow(), Some(Err(_))),
+        "the old authority is still trusted"
+    );
     let transport = before.borrow().transport.clone().unwrap();
     transport.write(b" and more");
     turn_until(&reactor, MAX_TURNS, || {
@@ -406,14 +440,15 @@ impl Protocol for Streamer {
             most_buffered: Cell::new(0),
         });
         transport.register_producer(firehose.clone(), true);
-        *self.0.borrow_mut() = Some(firehose);
+        *self.0.borrow_mut() = Some(firehose.clone());
+        // A push producer starts on its own.
+        firehose.resume_producing();
     }
 
     fn data_received(&mut self, _data: &[u8]) {}
 }
 
-/// A client that stops reading as soon as it is connected (the handshake must go on) and
-/// counts what it receives.
+/// A client that stops reading as soon as it is connected and counts what it receives.
 struct SlowReader(Rc<RefCell<Seen>>, Rc<Cell<usize>>);
 
 impl Protocol for SlowReader {

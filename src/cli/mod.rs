@@ -32,8 +32,6 @@ const ALLOCATOR_TRIM_THRESHOLD: usize = 32 * 1024 * 1024;
 const ALLOCATOR_MMAP_THRESHOLD: usize = 1024 * 1024;
 /// How often the access log is written out.
 const ACCESS_LOG_FLUSH: Duration = Duration::from_millis(500);
-/// Whether the web layer speaks HTTP/2: TLS offers `h2` through ALPN only when it does.
-const SERVES_HTTP2: bool = false;
 
 /// Twisted Web's WSGI container, rebuilt in Rust.
 #[derive(Debug, Parser)]
@@ -94,7 +92,8 @@ pub struct WebOptions {
     #[arg(long)]
     display_tracebacks: bool,
 
-    /// Offer only HTTP/1.1 to TLS clients (ALPN), never HTTP/2.
+    /// Serve HTTP/1.1 only: TLS offers only http/1.1 through ALPN, and cleartext HTTP/2
+    /// (prior knowledge, Upgrade: h2c) is not taken up.
     #[arg(long)]
     no_http2: bool,
 
@@ -209,6 +208,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
             spool_threshold: options.spool_threshold as u64,
             spool_directory: options.spool_directory.clone(),
         },
+        enable_http2: !options.no_http2,
         ..SiteConfig::default()
     };
     let site = Site::with_config(reactor.clock().clone(), root, config);
@@ -234,10 +234,10 @@ fn serve(options: WebOptions) -> Result<(), String> {
     } else {
         options.listen.clone()
     };
-    let tls_options = if SERVES_HTTP2 && !options.no_http2 {
-        TlsOptions::default()
-    } else {
+    let tls_options = if options.no_http2 {
         TlsOptions::http1_only()
+    } else {
+        TlsOptions::default()
     };
     let mut ports = Vec::new();
     let mut certificates = Vec::new();

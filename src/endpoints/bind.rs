@@ -10,8 +10,8 @@ use super::{ClientEndpoint, ServerEndpoint, SocketActivationError, SystemdDomain
 use crate::defer::Deferred;
 use crate::reactor::Reactor;
 use crate::tls::{
-    CertificateSource, ClientTlsSpec, ServerTls, TlsConfigError, TlsOptions, TlsProtocol,
-    TlsServerFactory, client_config,
+    CertificateSource, ClientTlsSpec, HandshakeOutcome, ServerTls, TlsConfigError, TlsOptions,
+    TlsProtocol, TlsServerFactory, client_config,
 };
 use crate::transport::{
     self, Factory, ListenOptions, Port, Protocol, Transport, adopt_listener, listen_tcp,
@@ -283,9 +283,8 @@ fn check_domain(port: &Port, domain: SystemdDomain) -> io::Result<()> {
 }
 
 /// Connects to `endpoint` and runs `protocol` on the connection; the Deferred fires with the
-/// transport once connected (for `tls:`, the TLS transport, before the handshake is done:
-/// writes wait for it, and a failed handshake ends the connection with
-/// [`DisconnectReason::Lost`](crate::transport::DisconnectReason::Lost)).
+/// transport once connected (for `tls:`, the TLS transport once the handshake is done; a failed
+/// handshake fails the Deferred with an [`io::Error`] carrying the [`rustls::Error`]).
 pub fn connect(
     reactor: &Reactor,
     endpoint: &ClientEndpoint,
@@ -320,13 +319,28 @@ pub fn connect(
                 Ok(config) => config,
                 Err(error) => return Deferred::failed(error),
             };
+            let connected = Deferred::new();
+            let done = connected.clone();
+            let outcome: HandshakeOutcome = Box::new(move |result| {
+                let _ = match result {
+                    Ok(transport) => done.callback(transport),
+                    Err(error) => done.errback(error),
+                };
+            });
             let tls = match TlsProtocol::client(reactor, config, host, protocol) {
-                Ok(tls) => tls,
+                Ok(tls) => tls.on_handshake(outcome),
                 Err(error) => return Deferred::failed(error),
             };
-            let transport = tls.transport();
-            transport::connect_tcp(reactor, host, *port, *timeout, Box::new(tls))
-                .add_callback(move |_| Ok(transport))
+            let failed = connected.clone();
+            let attempt = transport::connect_tcp(reactor, host, *port, *timeout, Box::new(tls));
+            // Success is told by the handshake; a failure to connect at all is told here.
+            drop(attempt.add_both(move |result| {
+                if let Err(failure) = result {
+                    let _ = failed.errback(failure);
+                }
+                Ok(())
+            }));
+            connected
         }
     }
 }

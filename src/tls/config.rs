@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
@@ -20,6 +21,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::error::{TlsConfigError, TlsConfigProblem};
+use super::layer::DEFAULT_HANDSHAKE_TIMEOUT;
 
 /// The ALPN name of HTTP/2.
 pub const ALPN_HTTP2: &[u8] = b"h2";
@@ -34,13 +36,16 @@ pub struct TlsOptions {
     /// The protocols offered through ALPN, most preferred first (Twisted's
     /// `acceptableProtocols`). Empty: no ALPN.
     pub alpn_protocols: Vec<Vec<u8>>,
+    /// How long a client may take to complete the handshake before it is dropped.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for TlsOptions {
-    /// Offers `h2` then `http/1.1`.
+    /// Offers `h2` then `http/1.1`; handshakes may take 30 seconds.
     fn default() -> Self {
         Self {
             alpn_protocols: vec![ALPN_HTTP2.to_vec(), ALPN_HTTP1.to_vec()],
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -50,6 +55,7 @@ impl TlsOptions {
     pub fn http1_only() -> Self {
         Self {
             alpn_protocols: vec![ALPN_HTTP1.to_vec()],
+            ..Self::default()
         }
     }
 }
@@ -138,6 +144,11 @@ impl ServerTls {
     /// The configuration new connections use.
     pub fn config(&self) -> Arc<ServerConfig> {
         self.inner.current.borrow().clone()
+    }
+
+    /// The options given to [`ServerTls::load`].
+    pub fn options(&self) -> &TlsOptions {
+        &self.inner.options
     }
 
     /// Where the certificates come from.

@@ -16,11 +16,13 @@ use std::cell::{OnceCell, RefCell};
 use std::io::{self, Read, Write};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use crate::reactor::{Flush, Reactor, ReactorInner};
+use crate::time::DelayedCall;
 use crate::transport::{Address, DisconnectReason, Producer, Protocol, Transport};
 
 /// The largest plaintext a TLS record carries: writes this large are encrypted at once.
@@ -29,6 +31,11 @@ const RECORD_PLAINTEXT: usize = 16 * 1024;
 const RETAINED_CAPACITY: usize = 64 * 1024;
 /// Encrypted output at least this large is handed to the socket transport without a copy.
 const HAND_OVER_MIN: usize = 64 * 1024;
+/// How long a handshake may take before the connection is dropped, unless configured.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Told once whether the handshake completed (with the TLS transport) or why not.
+pub(crate) type HandshakeOutcome = Box<dyn FnOnce(Result<Rc<dyn Transport>, io::Error>)>;
 
 /// How the inner protocol asked the connection to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +78,11 @@ struct State {
     /// A producer registered during the handshake (paused if it pushes), handed to the socket
     /// transport once the handshake is done.
     waiting_producer: Option<(Rc<dyn Producer>, bool)>,
+    /// The handshake is done and the inner protocol has had its `connection_made`.
+    started: bool,
+    handshake_timeout: Duration,
+    handshake_timer: Option<DelayedCall>,
+    on_handshake: Option<HandshakeOutcome>,
 }
 
 impl State {
@@ -95,6 +107,10 @@ impl State {
             in_callback: false,
             failure: None,
             waiting_producer: None,
+            started: false,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            handshake_timer: None,
+            on_handshake: None,
         }
     }
 
@@ -300,7 +316,8 @@ impl TlsLayer {
     fn deliver(&self) {
         let (data, eof) = {
             let mut state = self.state.borrow_mut();
-            if state.inner_paused || state.closing == Closing::Done && state.failure.is_some() {
+            let failed = state.closing == Closing::Done && state.failure.is_some();
+            if !state.started || state.inner_paused || failed {
                 return;
             }
             let eof = std::mem::take(&mut state.eof_pending);
@@ -351,16 +368,28 @@ impl TlsLayer {
         self.push_out();
     }
 
-    /// The TLS session failed: send rustls's alert, close, and report `error` at the end.
+    /// The TLS session failed: send rustls's alert and close. The inner protocol hears
+    /// `error` in `connection_lost`, or, before the handshake was done, whoever waits for it.
     fn fail(&self, error: io::Error) {
-        let outer = {
+        let (outer, waiting) = {
             let mut state = self.state.borrow_mut();
-            state.failure = Some(error);
+            let waiting = if state.started {
+                state.failure = Some(error);
+                None
+            } else {
+                state.on_handshake.take().map(|outcome| (outcome, error))
+            };
             state.closing = Closing::Done;
             state.plain_out.clear();
             state.outer_closed = true;
-            state.outer.clone()
+            if let Some(timer) = state.handshake_timer.take() {
+                let _ = timer.cancel();
+            }
+            (state.outer.clone(), waiting)
         };
+        if let Some((outcome, error)) = waiting {
+            outcome(Err(error));
+        }
         self.push_alert(outer.as_ref());
         if let Some(outer) = outer {
             outer.lose_connection();
@@ -380,6 +409,45 @@ impl TlsLayer {
         };
         if let Some(outer) = outer {
             self.send(outer, output);
+        }
+    }
+
+    /// Once the handshake is done: the inner protocol's `connection_made`, then whoever waits
+    /// for the handshake.
+    fn start_inner(&self) {
+        let (timer, outcome) = {
+            let mut state = self.state.borrow_mut();
+            if state.started || state.tls.is_handshaking() || state.closing == Closing::Done {
+                return;
+            }
+            state.started = true;
+            (state.handshake_timer.take(), state.on_handshake.take())
+        };
+        if let Some(timer) = timer {
+            let _ = timer.cancel();
+        }
+        let transport = self.transport();
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            if let Some(inner) = inner.as_mut() {
+                inner.connection_made(transport.clone());
+            }
+        }
+        if let Some(outcome) = outcome {
+            outcome(Ok(transport));
+        }
+    }
+
+    /// Drops the connection if the handshake is not done by now.
+    fn handshake_timed_out(&self) {
+        let waiting = {
+            let state = self.state.borrow();
+            !state.started && state.closing != Closing::Done
+        };
+        if waiting {
+            self.fail(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the TLS handshake did not complete in time",
+            ));
         }
     }
 
@@ -587,11 +655,12 @@ impl Transport for TlsLayer {
 /// The protocol a TLS connection runs on its socket: decrypts for, and encrypts from, the
 /// protocol it wraps, which sees a [`Transport`] of its own.
 ///
-/// The wrapped protocol's `connection_made` comes at once (its writes wait for the handshake);
-/// the negotiated ALPN protocol is known by its first `data_received`. A failed handshake or a
-/// bad record closes the connection, and the wrapped protocol's `connection_lost` gets
-/// [`DisconnectReason::Lost`] with an [`io::Error`] of kind `InvalidData` carrying the
-/// [`rustls::Error`].
+/// The wrapped protocol's `connection_made` comes once the handshake is done, so the negotiated
+/// ALPN protocol is known then. A handshake that fails or takes longer than its timeout closes
+/// the connection without troubling the wrapped protocol (a client's connection attempt fails
+/// instead). A bad record later closes the connection, and the wrapped protocol's
+/// `connection_lost` gets [`DisconnectReason::Lost`] with an [`io::Error`] of kind
+/// `InvalidData` carrying the [`rustls::Error`].
 pub struct TlsProtocol {
     layer: Rc<TlsLayer>,
 }
@@ -648,6 +717,20 @@ impl TlsProtocol {
     pub fn transport(&self) -> Rc<dyn Transport> {
         self.layer.transport()
     }
+
+    /// Drops connections whose handshake takes longer than `timeout` (30 s by default).
+    #[must_use]
+    pub fn with_handshake_timeout(self, timeout: Duration) -> Self {
+        self.layer.state.borrow_mut().handshake_timeout = timeout;
+        self
+    }
+
+    /// Calls `outcome` once the handshake is done (with the TLS transport, after the wrapped
+    /// protocol's `connection_made`) or has failed (with why).
+    pub(crate) fn on_handshake(self, outcome: HandshakeOutcome) -> Self {
+        self.layer.state.borrow_mut().on_handshake = Some(outcome);
+        self
+    }
 }
 
 impl Protocol for TlsProtocol {
@@ -655,15 +738,22 @@ impl Protocol for TlsProtocol {
         let layer = &self.layer;
         let _ = layer.peer.set(transport.peer_address());
         let _ = layer.host.set(transport.host_address());
-        layer.state.borrow_mut().outer = Some(transport);
-        let inner_transport = layer.transport();
-        layer.in_callback(|| {
-            if let Ok(mut inner) = layer.inner.try_borrow_mut() {
-                if let Some(inner) = inner.as_mut() {
-                    inner.connection_made(inner_transport);
+        let timeout = {
+            let mut state = layer.state.borrow_mut();
+            state.outer = Some(transport);
+            state.handshake_timeout
+        };
+        if let Some(reactor) = layer.reactor.upgrade().map(Reactor::from_inner) {
+            let waiting = Rc::downgrade(layer);
+            let timer = reactor.call_later(timeout, move || {
+                if let Some(layer) = waiting.upgrade() {
+                    layer.handshake_timed_out();
                 }
-            }
-        });
+            });
+            layer.state.borrow_mut().handshake_timer = Some(timer);
+        }
+        // A client's hello goes out now.
+        layer.push_out();
     }
 
     fn data_received(&mut self, data: &[u8]) {
@@ -678,18 +768,21 @@ impl Protocol for TlsProtocol {
         if let Err(error) = absorbed {
             return layer.fail(error);
         }
-        layer.apply_pause();
-        layer.release_producer();
-        layer.in_callback(|| layer.deliver());
+        layer.in_callback(|| {
+            layer.start_inner();
+            layer.apply_pause();
+            layer.release_producer();
+            layer.deliver();
+        });
     }
 
     fn eof_received(&mut self) -> bool {
         let layer = &self.layer;
-        let (handshaking, answered) = {
+        let (started, answered) = {
             let state = layer.state.borrow();
-            (state.tls.is_handshaking(), state.keep_open)
+            (state.started, state.keep_open)
         };
-        if handshaking {
+        if !started {
             layer.fail(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the peer closed the connection during the TLS handshake",
@@ -709,18 +802,35 @@ impl Protocol for TlsProtocol {
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         let layer = &self.layer;
-        let (failure, outer, waiting) = {
+        let (failure, outer, waiting, started, outcome, timer) = {
             let mut state = layer.state.borrow_mut();
             state.closing = Closing::Done;
             (
                 state.failure.take(),
                 state.outer.take(),
                 state.waiting_producer.take(),
+                state.started,
+                state.on_handshake.take(),
+                state.handshake_timer.take(),
             )
         };
         drop(outer);
+        if let Some(timer) = timer {
+            let _ = timer.cancel();
+        }
         if let Some((producer, _)) = waiting {
             producer.stop_producing();
+        }
+        if !started {
+            // The wrapped protocol never saw the connection; whoever waited hears why.
+            layer.inner.borrow_mut().take();
+            if let Some(outcome) = outcome {
+                outcome(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    format!("the connection ended during the TLS handshake ({reason})"),
+                )));
+            }
+            return;
         }
         let reason = match failure {
             Some(error) if !matches!(reason, DisconnectReason::Aborted) => {

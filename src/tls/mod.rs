@@ -27,7 +27,8 @@ pub use config::{
     TlsOptions, client_config,
 };
 pub use error::{TlsConfigError, TlsConfigProblem};
-pub use layer::TlsProtocol;
+pub(crate) use layer::HandshakeOutcome;
+pub use layer::{DEFAULT_HANDSHAKE_TIMEOUT, TlsProtocol};
 
 use crate::log;
 use crate::reactor::{Reactor, ReactorInner};
@@ -65,7 +66,9 @@ impl<F: Factory> Factory for TlsServerFactory<F> {
         let reactor = Reactor::from_inner(self.reactor.upgrade()?);
         let inner = self.inner.build_protocol(peer)?;
         match TlsProtocol::server(&reactor, self.tls.config(), inner) {
-            Ok(protocol) => Some(Box::new(protocol)),
+            Ok(protocol) => Some(Box::new(
+                protocol.with_handshake_timeout(self.tls.options().handshake_timeout),
+            )),
             Err(error) => {
                 log::error(format_args!("cannot start TLS for {peer}: {error}"));
                 None
