@@ -219,11 +219,11 @@ fn type_is_case_insensitive() {
 /// An unknown server type is refused with the list of known server types.
 #[test]
 fn unknown_server_type_lists_known_types() {
-    let error = server_error("ssl:443");
+    let error = server_error("quic:443");
     assert_error(&error, EndpointErrorKind::UnknownType, None);
     assert_eq!(
         error.to_string(),
-        r#"bad endpoint "ssl:443": unknown endpoint type "ssl" (known: tcp, tcp6, unix, systemd)"#
+        r#"bad endpoint "quic:443": unknown endpoint type "quic" (known: tcp, tcp6, unix, systemd, ssl, sni, txsni)"#
     );
 }
 
@@ -234,7 +234,7 @@ fn unknown_client_type_lists_known_types() {
     assert_error(&error, EndpointErrorKind::UnknownType, None);
     assert_eq!(
         error.to_string(),
-        r#"bad endpoint "tcp6:h:80": unknown endpoint type "tcp6" (known: tcp, unix)"#
+        r#"bad endpoint "tcp6:h:80": unknown endpoint type "tcp6" (known: tcp, unix, tls)"#
     );
     assert_eq!(
         client_error("systemd:domain=INET:index=0").kind(),

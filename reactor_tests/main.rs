@@ -11,6 +11,7 @@ mod static_files;
 mod stream_cases;
 mod tcp;
 mod time;
+mod tls;
 mod unix;
 mod util;
 mod web;

@@ -13,6 +13,7 @@ pub mod reactor;
 pub mod static_files;
 mod sys;
 pub mod time;
+pub mod tls;
 pub mod transport;
 pub mod web;
 pub mod wsgi;

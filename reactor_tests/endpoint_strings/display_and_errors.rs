@@ -206,7 +206,7 @@ const ONE_PER_KIND: &[(&str, EndpointErrorKind, Option<&str>)] = &[
     ("", EndpointErrorKind::Empty, None),
     (r"tcp:80\", EndpointErrorKind::TrailingBackslash, None),
     ("port=80", EndpointErrorKind::MissingType, None),
-    ("ssl:443", EndpointErrorKind::UnknownType, None),
+    ("quic:443", EndpointErrorKind::UnknownType, None),
     (
         "tcp:80:bogus=1",
         EndpointErrorKind::UnknownParameter,

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::endpoints::{ServerEndpoint, listen, parse_server};
-use crate::reactor::{Phase, Reactor};
+use crate::endpoints::{ServerEndpoint, listen_with_tls, parse_server};
+use crate::reactor::{Phase, Reactor, Signal};
 use crate::time::LoopingCall;
+use crate::tls::{ServerTls, TlsOptions};
 use crate::web::{
     AccessLog, ContentLimits, Resource, Site, SiteConfig, parse_added_header, spool_file,
 };
@@ -50,7 +51,8 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct WebOptions {
     /// Where to listen, as an endpoint string (tcp:8080, tcp:8080:interface=127.0.0.1,
-    /// tcp6:8080, unix:/run/app.sock:mode=660, systemd:domain=INET:index=0). Repeatable.
+    /// tcp6:8080, unix:/run/app.sock:mode=660, systemd:domain=INET:index=0,
+    /// ssl:8443:privateKey=key.pem:certKey=cert.pem, sni:CERTDIR:tcp:443). Repeatable.
     /// [default: tcp:8080]
     #[arg(long = "listen", value_name = "ENDPOINT", value_parser = parse_endpoint)]
     listen: Vec<ServerEndpoint>,
@@ -89,6 +91,11 @@ pub struct WebOptions {
     /// Show error details (tracebacks) in 500 pages; keep off in production.
     #[arg(long)]
     display_tracebacks: bool,
+
+    /// Serve HTTP/1.1 only: TLS offers only http/1.1 through ALPN, and cleartext HTTP/2
+    /// (prior knowledge, Upgrade: h2c) is not taken up.
+    #[arg(long)]
+    no_http2: bool,
 
     /// Add a header to every response: "Name: Value". Repeatable.
     #[arg(long = "add-header", value_name = "NAME: VALUE", value_parser = parse_header)]
@@ -201,6 +208,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
             spool_threshold: options.spool_threshold as u64,
             spool_directory: options.spool_directory.clone(),
         },
+        enable_http2: !options.no_http2,
         ..SiteConfig::default()
     };
     let site = Site::with_config(reactor.clock().clone(), root, config);
@@ -226,17 +234,49 @@ fn serve(options: WebOptions) -> Result<(), String> {
     } else {
         options.listen.clone()
     };
+    let tls_options = if options.no_http2 {
+        TlsOptions::http1_only()
+    } else {
+        TlsOptions::default()
+    };
     let mut ports = Vec::new();
+    let mut certificates = Vec::new();
     for endpoint in &endpoints {
-        let port = listen(&reactor, endpoint, site.clone()).map_err(|error| error.to_string())?;
-        eprintln!("torsion: serving {spec} on {}", port.address());
-        ports.push(port);
+        let listening = listen_with_tls(&reactor, endpoint, &tls_options, site.clone())
+            .map_err(|error| error.to_string())?;
+        eprintln!("torsion: serving {spec} on {}", listening.port.address());
+        ports.push(listening.port);
+        certificates.extend(listening.tls.map(|tls| (endpoint.to_string(), tls)));
     }
+    reload_on_hangup(&reactor, certificates)?;
     if let Some(app) = app {
         start_workers(&reactor, &resource, app, options.threads);
     }
     stop_gracefully(&reactor, &resource, ports);
     reactor.run().map_err(|error| error.to_string())
+}
+
+/// On SIGHUP, reads every TLS endpoint's keys and certificates again: new connections use them,
+/// open ones keep theirs; a bad file keeps the previous ones and says why.
+fn reload_on_hangup(
+    reactor: &Reactor,
+    certificates: Vec<(String, ServerTls)>,
+) -> Result<(), String> {
+    if certificates.is_empty() {
+        return Ok(());
+    }
+    reactor
+        .on_signal(Signal::Hangup, move || {
+            for (endpoint, tls) in &certificates {
+                match tls.reload() {
+                    Ok(()) => eprintln!("torsion: reloaded the certificates of {endpoint}"),
+                    Err(error) => {
+                        eprintln!("torsion: kept the previous certificates of {endpoint}: {error}")
+                    }
+                }
+            }
+        })
+        .map_err(|error| format!("cannot watch for SIGHUP: {error}"))
 }
 
 /// Starts the worker pool once the reactor runs (after any fork, never before).

@@ -9,6 +9,10 @@ use super::inherited_descriptors;
 use super::{ClientEndpoint, ServerEndpoint, SocketActivationError, SystemdDomain};
 use crate::defer::Deferred;
 use crate::reactor::Reactor;
+use crate::tls::{
+    CertificateSource, ClientTlsSpec, HandshakeOutcome, ServerTls, TlsConfigError, TlsOptions,
+    TlsProtocol, TlsServerFactory, client_config,
+};
 use crate::transport::{
     self, Factory, ListenOptions, Port, Protocol, Transport, adopt_listener, listen_tcp,
     listen_unix,
@@ -32,6 +36,13 @@ pub enum ListenError {
         /// What is wrong with the environment.
         error: SocketActivationError,
     },
+    /// A TLS endpoint's key, certificate or certificate directory cannot be used.
+    Tls {
+        /// The endpoint, in canonical form.
+        endpoint: String,
+        /// The file at fault and what is wrong with it.
+        error: Box<TlsConfigError>,
+    },
 }
 
 impl ListenError {
@@ -39,7 +50,7 @@ impl ListenError {
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             Self::Io { error, .. } => Some(error),
-            Self::SocketActivation { .. } => None,
+            Self::SocketActivation { .. } | Self::Tls { .. } => None,
         }
     }
 }
@@ -63,6 +74,7 @@ impl fmt::Display for ListenError {
             Self::SocketActivation { endpoint, error } => {
                 write!(f, "cannot listen on {endpoint}: {error}")
             }
+            Self::Tls { endpoint, error } => write!(f, "cannot listen on {endpoint}: {error}"),
         }
     }
 }
@@ -72,6 +84,7 @@ impl std::error::Error for ListenError {
         match self {
             Self::Io { error, .. } => Some(error),
             Self::SocketActivation { error, .. } => Some(error),
+            Self::Tls { error, .. } => Some(&**error),
         }
     }
 }
@@ -79,7 +92,94 @@ impl std::error::Error for ListenError {
 /// Listens on `endpoint`, serving each connection with a protocol from `factory`.
 ///
 /// Systemd endpoints read `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES` from the environment.
+/// TLS endpoints (`ssl:`, `sni:`) offer the default ALPN protocols ([`TlsOptions::default`]);
+/// [`listen_with_tls`] chooses them and gives the handle that reloads certificates.
 pub fn listen(
+    reactor: &Reactor,
+    endpoint: &ServerEndpoint,
+    factory: impl Factory + 'static,
+) -> Result<Port, ListenError> {
+    listen_with_tls(reactor, endpoint, &TlsOptions::default(), factory).map(|l| l.port)
+}
+
+/// A listening port, and for TLS endpoints the configuration its connections use.
+#[derive(Debug)]
+pub struct Listening {
+    /// The listening port.
+    pub port: Port,
+    /// The TLS configuration ([`ServerTls::reload`] reads the files again), for `ssl:` and
+    /// `sni:` endpoints.
+    pub tls: Option<ServerTls>,
+}
+
+/// Listens on `endpoint` like [`listen`]; TLS endpoints use `options` (the ALPN protocols).
+///
+/// # Errors
+///
+/// [`ListenError::Tls`] names a key, certificate or directory that cannot be used; the other
+/// variants are as for [`listen`].
+pub fn listen_with_tls(
+    reactor: &Reactor,
+    endpoint: &ServerEndpoint,
+    options: &TlsOptions,
+    factory: impl Factory + 'static,
+) -> Result<Listening, ListenError> {
+    let tls_error = |error| ListenError::Tls {
+        endpoint: endpoint.to_string(),
+        error: Box::new(error),
+    };
+    match endpoint {
+        ServerEndpoint::Ssl {
+            port,
+            interface,
+            backlog,
+            private_key,
+            cert_key,
+            extra_cert_chain,
+            ca_certs,
+        } => {
+            let source = CertificateSource::Files {
+                private_key: private_key.clone(),
+                cert_key: cert_key.clone(),
+                extra_cert_chain: extra_cert_chain.clone(),
+            };
+            let tls =
+                ServerTls::load(source, ca_certs.clone(), options.clone()).map_err(tls_error)?;
+            let factory = TlsServerFactory::new(reactor, tls.clone(), factory);
+            let port = listen_tcp_on(
+                reactor,
+                SocketAddr::new(*interface, *port),
+                *backlog,
+                factory,
+            )
+            .map_err(|error| ListenError::Io {
+                endpoint: endpoint.to_string(),
+                error,
+            })?;
+            Ok(Listening {
+                port,
+                tls: Some(tls),
+            })
+        }
+        ServerEndpoint::Sni { cert_dir, inner } => {
+            let source = CertificateSource::Directory(cert_dir.clone());
+            let tls = ServerTls::load(source, None, options.clone()).map_err(tls_error)?;
+            let factory = TlsServerFactory::new(reactor, tls.clone(), factory);
+            let port = listen_plain(reactor, inner, factory)?;
+            Ok(Listening {
+                port,
+                tls: Some(tls),
+            })
+        }
+        _ => Ok(Listening {
+            port: listen_plain(reactor, endpoint, factory)?,
+            tls: None,
+        }),
+    }
+}
+
+/// Listens on an endpoint without TLS of its own (the inner endpoint of `sni:`).
+fn listen_plain(
     reactor: &Reactor,
     endpoint: &ServerEndpoint,
     factory: impl Factory + 'static,
@@ -141,6 +241,10 @@ pub fn listen(
             check_domain(&port, *domain).map_err(io_error)?;
             Ok(port)
         }
+        ServerEndpoint::Ssl { .. } | ServerEndpoint::Sni { .. } => Err(io_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "TLS cannot be layered on a TLS endpoint",
+        ))),
     }
 }
 
@@ -179,7 +283,8 @@ fn check_domain(port: &Port, domain: SystemdDomain) -> io::Result<()> {
 }
 
 /// Connects to `endpoint` and runs `protocol` on the connection; the Deferred fires with the
-/// transport once connected.
+/// transport once connected (for `tls:`, the TLS transport once the handshake is done; a failed
+/// handshake fails the Deferred with an [`io::Error`] carrying the [`rustls::Error`]).
 pub fn connect(
     reactor: &Reactor,
     endpoint: &ClientEndpoint,
@@ -194,6 +299,48 @@ pub fn connect(
         } => transport::connect_tcp(reactor, host, *port, *timeout, protocol),
         ClientEndpoint::Unix { path, timeout, .. } => {
             transport::connect_unix(reactor, path, *timeout, protocol)
+        }
+        ClientEndpoint::Tls {
+            host,
+            port,
+            timeout,
+            ca_certs,
+            certificate,
+            private_key,
+            ..
+        } => {
+            let spec = ClientTlsSpec {
+                ca_certs: ca_certs.clone(),
+                certificate: certificate.clone(),
+                private_key: private_key.clone(),
+                alpn_protocols: Vec::new(),
+            };
+            let config = match client_config(&spec) {
+                Ok(config) => config,
+                Err(error) => return Deferred::failed(error),
+            };
+            let connected = Deferred::new();
+            let done = connected.clone();
+            let outcome: HandshakeOutcome = Box::new(move |result| {
+                let _ = match result {
+                    Ok(transport) => done.callback(transport),
+                    Err(error) => done.errback(error),
+                };
+            });
+            let tls = match TlsProtocol::client(reactor, config, host, protocol) {
+                Ok(tls) => tls.on_handshake(outcome),
+                Err(error) => return Deferred::failed(error),
+            };
+            let failed = connected.clone();
+            let attempt = transport::connect_tcp(reactor, host, *port, *timeout, Box::new(tls));
+            // Success is told by the handshake; a failure to connect at all is told here.
+            drop(attempt.add_both(move |result| {
+                if let Err(failure) = result {
+                    let _ = failed.errback(failure);
+                }
+                Ok(())
+            }));
+            connected
         }
     }
 }

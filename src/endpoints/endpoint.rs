@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The listen backlog used when a description does not give one (Twisted's 50).
@@ -39,6 +39,9 @@ pub const DEFAULT_TCP_INTERFACE: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 /// The interface `tcp6:` listens on when none is given: every IPv6 address.
 pub const DEFAULT_TCP6_INTERFACE: Ipv6Addr = Ipv6Addr::UNSPECIFIED;
+
+/// The key file an `ssl:` endpoint reads when none is given (Twisted's `server.pem`).
+pub const DEFAULT_PRIVATE_KEY: &str = "server.pem";
 
 /// A place to listen for connections, as named by a server description.
 #[non_exhaustive]
@@ -81,6 +84,34 @@ pub enum ServerEndpoint {
         domain: SystemdDomain,
         /// Which inherited descriptor to adopt.
         selector: SystemdSelector,
+    },
+    /// `ssl:PORT[:privateKey=KEY][:certKey=CERT][:interface=ADDR][:backlog=N]
+    /// [:extraCertChain=PEM][:caCerts=PEM_OR_DIR]`: TLS on a TCP port.
+    Ssl {
+        /// The port; 0 asks the system for any free port.
+        port: u16,
+        /// The local address to bind; `0.0.0.0` by default.
+        interface: IpAddr,
+        /// The `listen(2)` backlog.
+        backlog: u32,
+        /// The PEM file holding the private key (`server.pem` by default).
+        private_key: PathBuf,
+        /// The PEM file holding the certificate and any intermediates (the key's file by
+        /// default).
+        cert_key: PathBuf,
+        /// A PEM file of further intermediate certificates.
+        extra_cert_chain: Option<PathBuf>,
+        /// Authorities whose client certificates are required (a PEM file or a directory);
+        /// `None`: no client certificate is asked for.
+        ca_certs: Option<PathBuf>,
+    },
+    /// `sni:CERTDIR:INNER` (or `txsni:`): TLS on the inner endpoint, with the certificate
+    /// chosen by the name the client asks for from `CERTDIR/NAME.pem` (`DEFAULT.pem` otherwise).
+    Sni {
+        /// The directory of `NAME.pem` files, each a key and its certificate chain.
+        cert_dir: PathBuf,
+        /// Where to listen: a `tcp`, `tcp6`, `unix` or `systemd` endpoint.
+        inner: Box<ServerEndpoint>,
     },
 }
 
@@ -151,6 +182,26 @@ pub enum ClientEndpoint {
         /// live process (Twisted's `checkPID`).
         lockfile: bool,
     },
+    /// `tls:HOST:PORT[:timeout=SECONDS][:bindAddress=ADDR][:caCerts=PEM_OR_DIR]
+    /// [:certificate=PEM][:privateKey=PEM]`: TLS over TCP, the server's certificate checked
+    /// against HOST.
+    Tls {
+        /// A host name or IP address literal: where to connect, and the name the server's
+        /// certificate must carry.
+        host: String,
+        /// The port to connect to.
+        port: u16,
+        /// How long to wait for the connection to be established.
+        timeout: Duration,
+        /// The local address to bind before connecting (any port).
+        bind_address: Option<IpAddr>,
+        /// The authorities trusted (a PEM file or a directory); `None`: the system's.
+        ca_certs: Option<PathBuf>,
+        /// A client certificate chain to present (PEM).
+        certificate: Option<PathBuf>,
+        /// The client certificate's key (PEM); the certificate's file by default.
+        private_key: Option<PathBuf>,
+    },
 }
 
 /// Escapes `argument` so that it is read back unchanged as one value of a
@@ -201,6 +252,22 @@ fn keyword_unless<T: PartialEq>(
         return Ok(());
     }
     write!(formatter, ":{name}={}", text(value))
+}
+
+fn path_text(path: &Path) -> String {
+    escape_field(&path.to_string_lossy())
+}
+
+/// Writes `:name=PATH` when there is a path.
+fn optional_path(
+    formatter: &mut fmt::Formatter<'_>,
+    name: &str,
+    path: Option<&PathBuf>,
+) -> fmt::Result {
+    match path {
+        Some(path) => write!(formatter, ":{name}={}", path_text(path)),
+        None => Ok(()),
+    }
 }
 
 fn flag_text(value: bool) -> String {
@@ -270,6 +337,40 @@ impl fmt::Display for ServerEndpoint {
                     }
                 }
             }
+            ServerEndpoint::Ssl {
+                port,
+                interface,
+                backlog,
+                private_key,
+                cert_key,
+                extra_cert_chain,
+                ca_certs,
+            } => {
+                write!(formatter, "ssl:{port}")?;
+                let default_key = PathBuf::from(DEFAULT_PRIVATE_KEY);
+                keyword_unless(formatter, "privateKey", private_key, &default_key, |p| {
+                    path_text(p)
+                })?;
+                keyword_unless(formatter, "certKey", cert_key, private_key, |p| {
+                    path_text(p)
+                })?;
+                let address = |address: IpAddr| escape_field(&address.to_string());
+                keyword_unless(
+                    formatter,
+                    "interface",
+                    *interface,
+                    DEFAULT_TCP_INTERFACE,
+                    address,
+                )?;
+                keyword_unless(formatter, "backlog", *backlog, DEFAULT_BACKLOG, |n| {
+                    n.to_string()
+                })?;
+                optional_path(formatter, "extraCertChain", extra_cert_chain.as_ref())?;
+                optional_path(formatter, "caCerts", ca_certs.as_ref())
+            }
+            ServerEndpoint::Sni { cert_dir, inner } => {
+                write!(formatter, "sni:{}:{inner}", path_text(cert_dir))
+            }
         }
     }
 }
@@ -314,6 +415,34 @@ impl fmt::Display for ClientEndpoint {
                     format_seconds,
                 )?;
                 keyword_unless(formatter, "lockfile", *lockfile, false, flag_text)
+            }
+            ClientEndpoint::Tls {
+                host,
+                port,
+                timeout,
+                bind_address,
+                ca_certs,
+                certificate,
+                private_key,
+            } => {
+                write!(formatter, "tls:{}:{port}", escape_field(host))?;
+                keyword_unless(
+                    formatter,
+                    "timeout",
+                    *timeout,
+                    DEFAULT_CONNECT_TIMEOUT,
+                    format_seconds,
+                )?;
+                if let Some(address) = bind_address {
+                    write!(
+                        formatter,
+                        ":bindAddress={}",
+                        escape_field(&address.to_string())
+                    )?;
+                }
+                optional_path(formatter, "caCerts", ca_certs.as_ref())?;
+                optional_path(formatter, "certificate", certificate.as_ref())?;
+                optional_path(formatter, "privateKey", private_key.as_ref())
             }
         }
     }

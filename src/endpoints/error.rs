@@ -83,6 +83,11 @@ impl EndpointError {
         self.field.as_deref()
     }
 
+    /// The explanation after the colon.
+    pub(crate) fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The whole description string, exactly as it was given.
     pub fn description(&self) -> &str {
         &self.description

@@ -32,6 +32,14 @@
 //!   `address=` or `path=`): `unix:/run/app.sock:mode=660:lockfile=0`.
 //! * `systemd:domain=INET|INET6|UNIX:index=N` or `...:name=FDNAME`: a
 //!   socket passed by systemd; see [`inherited_descriptors`].
+//! * `ssl:PORT[:privateKey=KEY][:certKey=CERT][:interface=ADDR][:backlog=N]`
+//!   `[:extraCertChain=PEM][:caCerts=PEM_OR_DIR]`: TLS on a TCP port. The key
+//!   file defaults to `server.pem` and the certificate file to the key's, so
+//!   one PEM holding both is enough; `caCerts` asks clients for a certificate
+//!   issued by one of those authorities.
+//! * `sni:CERTDIR:INNER` (also `txsni:`): TLS on any of the above
+//!   (`sni:/etc/torsion/certs:tcp:443`), the certificate chosen by the name
+//!   the client asks for: `CERTDIR/NAME.pem`, else `CERTDIR/DEFAULT.pem`.
 //!
 //! Clients ([`parse_client`]):
 //!
@@ -39,6 +47,11 @@
 //!   `tcp:example.com:80`, `tcp:host=\:\:1:port=8080:timeout=0.5`.
 //! * `unix:PATH[:timeout=SECONDS][:lockfile=0|1]` (`checkPID=` is accepted
 //!   for `lockfile=`): `unix:/run/app.sock:timeout=5`.
+//! * `tls:HOST:PORT[:timeout=SECONDS][:bindAddress=ADDR][:caCerts=PEM_OR_DIR]`
+//!   `[:certificate=PEM][:privateKey=PEM]`: TLS over TCP, the server's
+//!   certificate checked against HOST and the system's trust store (or
+//!   `caCerts`, also spelt `trustRoots`); `certificate` is a client
+//!   certificate to present.
 //!
 //! Errors are one line naming the description, the field and the reason:
 //! `bad endpoint "tcp:80x": port "80x" is not a number from 0 to 65535`.
@@ -54,11 +67,11 @@ mod error;
 mod parse;
 mod systemd;
 
-pub use bind::{ListenError, connect, listen};
+pub use bind::{ListenError, Listening, connect, listen, listen_with_tls};
 pub use endpoint::{
-    ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_INTERFACE,
-    DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint, SystemdDomain, SystemdSelector,
-    UNIX_PATH_MAX, quote_string_argument,
+    ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PRIVATE_KEY,
+    DEFAULT_TCP_INTERFACE, DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint,
+    SystemdDomain, SystemdSelector, UNIX_PATH_MAX, quote_string_argument,
 };
 pub use error::{EndpointError, EndpointErrorKind};
 pub use parse::{

@@ -9,6 +9,7 @@
 //!
 //! Tested by: reactor_tests/endpoint_strings.rs
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::arguments::{
@@ -16,8 +17,9 @@ use super::arguments::{
     ip_address, ipv6_address, listening_port, non_empty, seconds, socket_path, unix_mode,
 };
 use super::endpoint::{
-    ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_INTERFACE,
-    DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint, SystemdDomain, SystemdSelector,
+    ClientEndpoint, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PRIVATE_KEY,
+    DEFAULT_TCP_INTERFACE, DEFAULT_TCP6_INTERFACE, DEFAULT_UNIX_MODE, ServerEndpoint,
+    SystemdDomain, SystemdSelector,
 };
 use super::error::{EndpointError, EndpointErrorKind, quoted};
 
@@ -144,11 +146,17 @@ pub const SERVER_TYPES: &[(&str, TypeParser<ServerEndpoint>)] = &[
     ("tcp6", parse_tcp6_server),
     ("unix", parse_unix_server),
     ("systemd", parse_systemd_server),
+    ("ssl", parse_ssl_server),
+    ("sni", parse_sni_server),
+    ("txsni", parse_sni_server),
 ];
 
 /// The client endpoint types, by lower-case name, with their parsers.
-pub const CLIENT_TYPES: &[(&str, TypeParser<ClientEndpoint>)] =
-    &[("tcp", parse_tcp_client), ("unix", parse_unix_client)];
+pub const CLIENT_TYPES: &[(&str, TypeParser<ClientEndpoint>)] = &[
+    ("tcp", parse_tcp_client),
+    ("unix", parse_unix_client),
+    ("tls", parse_tls_client),
+];
 
 /// Parses a server (listening) endpoint description such as `tcp:8080`.
 ///
@@ -368,5 +376,165 @@ fn parse_unix_client(description: &Description) -> Result<ClientEndpoint, Endpoi
         path: bound.required("path", socket_path)?,
         timeout: bound.or_default("timeout", DEFAULT_CONNECT_TIMEOUT, seconds)?,
         lockfile: bound.or_default("lockfile", false, flag)?,
+    })
+}
+
+static SSL_SERVER: Signature = Signature {
+    type_name: "ssl",
+    parameters: &[
+        Parameter::named("port"),
+        Parameter::named("privateKey"),
+        Parameter::named("certKey"),
+        Parameter::named("interface"),
+        Parameter::named("backlog"),
+        Parameter::named("extraCertChain"),
+        Parameter::named("caCerts"),
+    ],
+    max_positional: 3,
+};
+
+static TLS_CLIENT: Signature = Signature {
+    type_name: "tls",
+    parameters: &[
+        Parameter::named("host"),
+        Parameter::named("port"),
+        Parameter::named("timeout"),
+        Parameter::named("bindAddress"),
+        Parameter::with_aliases("caCerts", &["trustRoots"]),
+        Parameter::named("certificate"),
+        Parameter::named("privateKey"),
+    ],
+    max_positional: 2,
+};
+
+/// A file or directory name: any text except the empty string.
+fn file_path(text: &str) -> Result<PathBuf, Rejection> {
+    non_empty(text).map(PathBuf::from)
+}
+
+/// `ssl:PORT[:privateKey=KEY][:certKey=CERT][:interface=ADDR][:backlog=N]
+/// [:extraCertChain=PEM][:caCerts=PEM_OR_DIR]`; certKey defaults to privateKey, which defaults
+/// to `server.pem` (one file holding key and certificate).
+fn parse_ssl_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let bound = bind(description, &SSL_SERVER)?;
+    let port = bound.required("port", listening_port)?;
+    let interface = match bound.text("interface") {
+        Some("") => None,
+        _ => bound.optional("interface", ip_address)?,
+    };
+    let private_key =
+        bound.or_default("privateKey", PathBuf::from(DEFAULT_PRIVATE_KEY), file_path)?;
+    Ok(ServerEndpoint::Ssl {
+        port,
+        interface: interface.unwrap_or(DEFAULT_TCP_INTERFACE),
+        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+        cert_key: bound.or_default("certKey", private_key.clone(), file_path)?,
+        private_key,
+        extra_cert_chain: bound.optional("extraCertChain", file_path)?,
+        ca_certs: bound.optional("caCerts", file_path)?,
+    })
+}
+
+/// Splits `text` after its first two unescaped colons: the type, the (unescaped) second field,
+/// and the rest exactly as written.
+fn split_two_fields(text: &str) -> Option<(String, &str)> {
+    let mut colons = 0;
+    let mut field = String::new();
+    let mut characters = text.char_indices();
+    while let Some((at, character)) = characters.next() {
+        match character {
+            '\\' => {
+                let (_, escaped) = characters.next()?;
+                if colons == 1 {
+                    field.push(escaped);
+                }
+            }
+            ':' if colons == 1 => return Some((field, &text[at + 1..])),
+            ':' => colons += 1,
+            _ if colons == 1 => field.push(character),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `sni:CERTDIR:INNER` (also `txsni:`): TLS on the inner endpoint (`tcp:443`, `unix:...`),
+/// with the certificate chosen by the name the client asks for from `CERTDIR/NAME.pem`.
+fn parse_sni_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
+    let text = description.text();
+    let type_name = description.endpoint_type().to_ascii_lowercase();
+    let invalid = |field: &str, detail: String| {
+        EndpointError::new(EndpointErrorKind::InvalidValue, text, Some(field), detail)
+    };
+    let Some((cert_dir, inner_text)) = split_two_fields(text) else {
+        let detail = format!(
+            "{type_name} needs a certificate directory and an inner endpoint \
+             ({type_name}:CERTDIR:tcp:443)"
+        );
+        return Err(EndpointError::new(
+            EndpointErrorKind::MissingParameter,
+            text,
+            Some("endpoint"),
+            detail,
+        ));
+    };
+    if cert_dir.is_empty() {
+        return Err(invalid(
+            "certDir",
+            "the certificate directory is empty".to_owned(),
+        ));
+    }
+    let inner = parse_server(inner_text).map_err(|error| {
+        EndpointError::new(
+            error.kind(),
+            text,
+            error.field(),
+            format!(
+                "{} (in the inner endpoint {})",
+                error.detail(),
+                quoted(inner_text)
+            ),
+        )
+    })?;
+    if matches!(
+        inner,
+        ServerEndpoint::Ssl { .. } | ServerEndpoint::Sni { .. }
+    ) {
+        let detail = format!(
+            "the inner endpoint of {type_name} must be tcp, tcp6, unix or systemd, not {}",
+            quoted(inner_text)
+        );
+        return Err(invalid("endpoint", detail));
+    }
+    Ok(ServerEndpoint::Sni {
+        cert_dir: PathBuf::from(cert_dir),
+        inner: Box::new(inner),
+    })
+}
+
+/// `tls:HOST:PORT[:timeout=SECONDS][:bindAddress=ADDR][:caCerts=PEM_OR_DIR]
+/// [:certificate=PEM][:privateKey=PEM]` (`trustRoots=` is `caCerts=`).
+fn parse_tls_client(description: &Description) -> Result<ClientEndpoint, EndpointError> {
+    let bound = bind(description, &TLS_CLIENT)?;
+    let certificate = bound.optional("certificate", file_path)?;
+    let private_key = bound.optional("privateKey", file_path)?;
+    if private_key.is_some() && certificate.is_none() {
+        let detail =
+            "parameter \"privateKey\" needs \"certificate\" for tls (the client certificate)"
+                .to_owned();
+        return Err(bound.error(
+            EndpointErrorKind::MissingParameter,
+            Some("certificate"),
+            detail,
+        ));
+    }
+    Ok(ClientEndpoint::Tls {
+        host: bound.required("host", non_empty)?,
+        port: bound.required("port", connecting_port)?,
+        timeout: bound.or_default("timeout", DEFAULT_CONNECT_TIMEOUT, seconds)?,
+        bind_address: bound.optional("bindAddress", ip_address)?,
+        ca_certs: bound.optional("caCerts", file_path)?,
+        certificate,
+        private_key,
     })
 }

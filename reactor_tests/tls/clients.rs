@@ -1,0 +1,113 @@
+//! Real clients over TLS: curl against a web site behind `ssl:`, Python's `ssl` module against
+//! an `sni:` directory of certificates.
+
+use std::fs;
+use std::process::Command;
+use std::rc::Rc;
+
+use torsion::tls::TlsOptions;
+use torsion::web::{Render, Request, Resource, Site};
+
+use super::{Pki, beside, quoted, serve, ssl_description};
+use crate::util::new_reactor;
+
+/// Answers every request with whether it arrived over TLS.
+struct Secure;
+
+impl Resource for Secure {
+    fn is_leaf(&self) -> bool {
+        true
+    }
+
+    fn render(&self, request: &Request) -> Render {
+        Render::Body(format!("secure={}", request.is_secure()).into_bytes())
+    }
+}
+
+/// curl fetches a page over https, checking the certificate against the test authority; the
+/// request says it is secure and HTTP/1.1 was negotiated.
+#[test]
+fn curl_fetches_over_https() {
+    let pki = Pki::new("curl");
+    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
+    let reactor = new_reactor();
+    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
+    let (_listening, address) = serve(
+        &reactor,
+        &ssl_description(&pem),
+        &TlsOptions::http1_only(),
+        site,
+    );
+    let ca = pki.ca.clone();
+    let output = beside(&reactor, move || {
+        Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+            .arg(&ca)
+            .args(["--write-out", "\n%{http_version} %{ssl_verify_result}"])
+            .arg(format!("https://{address}/"))
+            .output()
+            .expect("curl runs (CI installs it)")
+    });
+    assert!(output.status.success(), "curl failed: {output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "secure=true\n1.1 0"
+    );
+}
+
+const SNI_CLIENT: &str = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+context = ssl.create_default_context(cafile=ca)
+context.check_hostname = False
+context.set_alpn_protocols(["h2", "http/1.1"])
+for name in ["alpha.test", "BETA.test", "unknown.test", None]:
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            subject = dict(field[0] for field in tls.getpeercert()["subject"])
+            print(name, subject["commonName"], tls.selected_alpn_protocol())
+"#;
+
+/// Python's `ssl` gets the certificate named by its SNI (in any case), DEFAULT.pem for an
+/// unknown name and for no name at all, and http/1.1 when the server offers only that.
+#[test]
+fn python_sni_picks_the_certificate_by_name() {
+    let pki = Pki::new("sni");
+    let certs = pki.dir.join("certs");
+    fs::create_dir(&certs).unwrap();
+    pki.issue_at(
+        &certs.join("alpha.test.pem"),
+        &["alpha.test"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    pki.issue_at(
+        &certs.join("beta.test.pem"),
+        &["beta.test"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    pki.issue_at(
+        &certs.join("DEFAULT.pem"),
+        &["default.test"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let reactor = new_reactor();
+    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
+    let description = format!("txsni:{}:tcp:0:interface=127.0.0.1", quoted(&certs));
+    let (_listening, address) = serve(&reactor, &description, &TlsOptions::http1_only(), site);
+    let ca = pki.ca.clone();
+    let output = beside(&reactor, move || {
+        Command::new("python3")
+            .args(["-c", SNI_CLIENT, &address.port().to_string()])
+            .arg(&ca)
+            .output()
+            .expect("python3 runs")
+    });
+    assert!(output.status.success(), "python failed: {output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "alpha.test alpha.test http/1.1\n\
+         BETA.test beta.test http/1.1\n\
+         unknown.test default.test http/1.1\n\
+         None default.test http/1.1\n"
+    );
+}
