@@ -181,8 +181,15 @@ impl ServerConn {
     /// the whole block, so HPACK stays in step): a new request is answered
     /// 431 by the connection itself; on an open stream it is a reset.
     pub(super) fn refuse_oversized(&mut self, id: u32, end_stream: bool) -> Result<(), H2Error> {
-        let fresh = id > self.highest_stream && !self.draining;
-        if !fresh || self.streams.len() >= self.config.max_concurrent_streams as usize {
+        if id > self.highest_stream && self.draining {
+            // After GOAWAY a new stream is refused, whatever its size.
+            self.highest_stream = id;
+            self.reset_stream(id, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        if id <= self.highest_stream
+            || self.streams.len() >= self.config.max_concurrent_streams as usize
+        {
             return Err(stream_err(
                 id,
                 ErrorCode::PROTOCOL_ERROR,
