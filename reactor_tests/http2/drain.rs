@@ -125,7 +125,7 @@ fn drain_finishes_streams_in_flight_then_closes() {
 
     let drained = Rc::new(Cell::new(false));
     let flag = drained.clone();
-    let _ = server.site.drain_http2().add_callback(move |()| {
+    let drain = server.site.drain_http2().add_callback(move |()| {
         flag.set(true);
         Ok(())
     });
@@ -176,6 +176,7 @@ fn drain_finishes_streams_in_flight_then_closes() {
             .any(|f| f.kind == kind::DATA && f.flags & END_STREAM != 0)
     );
     turn_until(&server.reactor, MAX_TURNS, || drained.get());
+    assert!(drain.is_called());
     assert_eq!(server.site.http2_connection_count(), 0);
 }
 
