@@ -2,6 +2,8 @@
 //! knowledge and `Upgrade: h2c`) and h2load, with the same resources that
 //! serve HTTP/1.1.
 
+mod drain;
+
 use std::process::Command;
 use std::rc::Rc;
 

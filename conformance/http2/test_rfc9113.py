@@ -154,10 +154,30 @@ def test_server_preface_is_settings(server):
 
 
 def test_invalid_preface(server):
-    """§3.4: a client whose preface is invalid is not served as HTTP/2; the cleartext port
-    answers it as HTTP/1.1 (505 for the unknown version) and closes."""
+    """§3.4: an invalid connection preface is a connection error of type PROTOCOL_ERROR: a client
+    whose bytes match `PRI * HTTP/2.0\\r\\n\\r\\n` and then differ gets GOAWAY and the connection
+    closes."""
     sock = socket.create_connection(("127.0.0.1", server), timeout=5)
     sock.sendall(PREFACE[:-4] + b"XXXX")
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    frames = []
+    while len(data) >= 9:
+        length = int.from_bytes(data[:3], "big")
+        frame, _ = Frame.parse_frame_header(memoryview(data[:9]))
+        frame.parse_body(memoryview(data[9:9 + length]))
+        frames.append(frame)
+        data = data[9 + length:]
+    assert isinstance(frames[0], SettingsFrame)
+    assert isinstance(frames[-1], GoAwayFrame) and frames[-1].error_code == PROTOCOL_ERROR
+
+
+def test_preface_request_line_with_fields(server):
+    """§3.4: `PRI * HTTP/2.0` followed by header fields is not the preface; the cleartext port
+    answers it as HTTP/1.1 (505 for the unknown version) and closes."""
+    sock = socket.create_connection(("127.0.0.1", server), timeout=5)
+    sock.sendall(b"PRI * HTTP/2.0\r\nHost: x\r\n\r\n")
     data = b""
     while chunk := sock.recv(65536):
         data += chunk

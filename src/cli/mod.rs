@@ -253,6 +253,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
         start_workers(&reactor, &resource, app, options.threads);
     }
     stop_gracefully(&reactor, &resource, ports);
+    drain_http2(&reactor, &site);
     reactor.run().map_err(|error| error.to_string())
 }
 
@@ -309,5 +310,16 @@ fn stop_gracefully(reactor: &Reactor, resource: &WsgiResource, ports: Vec<crate:
         if busy > 0 {
             eprintln!("torsion: {busy} worker(s) were still running the application at exit");
         }
+    });
+}
+
+/// On shutdown: HTTP/2 clients are sent GOAWAY and their streams in flight finish (up to the
+/// grace period) before the connections close.
+fn drain_http2(reactor: &Reactor, site: &Site) {
+    let (clock, site) = (reactor.clock().clone(), site.clone());
+    reactor.add_system_event_trigger(Phase::Before, "shutdown", move || {
+        site.drain_http2()
+            .add_timeout(SHUTDOWN_GRACE, &clock)
+            .add_both(|_| Ok(()))
     });
 }

@@ -1,6 +1,7 @@
-//! [`ServerConn`]: the read side (preface, frames, header blocks, request
-//! streams, receive flow control, protections, timeouts). The response side
-//! is in `send.rs`.
+//! [`ServerConn`]: the connection's state, its lifecycle (creation, input,
+//! timeouts, shutdown, failure) and the stream table. Frames are read in
+//! `input.rs`, header blocks judged in `header_block.rs`, and the response
+//! side lives in `send.rs`.
 //!
 //! Tested by: src/http2/tests/
 
@@ -8,13 +9,12 @@ use std::collections::{HashMap, VecDeque};
 use std::mem;
 use std::time::Instant;
 
-use super::error::{ConnectionError, ErrorCode, H2Error, conn_err, stream_err};
-use super::fields::BlockReader;
-use super::frame::{self, Frame, FrameHead, HEADER_LEN, MAX_WINDOW, MIN_MAX_FRAME_SIZE, setting};
+use super::error::{ConnectionError, ErrorCode, H2Error};
+use super::frame::{self, MAX_WINDOW, MIN_MAX_FRAME_SIZE, setting};
 use super::send::SendSide;
-use super::{Config, Event, PREFACE, StreamId};
-use crate::hpack::{DecodeError, Decoder, Encoder};
-use crate::http::{Headers, Method, RequestHead, ResponseHead, StatusCode};
+use super::{Config, Event, StreamId};
+use crate::hpack::{Decoder, Encoder};
+use crate::http::{Headers, Method, RequestHead};
 
 /// Streams this side reset, remembered so late frames for them are ignored.
 const RECENTLY_RESET: usize = 64;
@@ -30,22 +30,22 @@ const DEFAULT_WINDOW: u32 = 65_535;
 pub struct ServerConn {
     pub(super) config: Config,
     pub(super) now: Instant,
-    phase: Phase,
-    inbuf: Vec<u8>,
-    decoder: Decoder,
+    pub(super) phase: Phase,
+    pub(super) inbuf: Vec<u8>,
+    pub(super) decoder: Decoder,
     pub(super) encoder: Encoder,
     pub(super) streams: HashMap<u32, Stream>,
     /// The highest stream id the client used.
-    highest_stream: u32,
+    pub(super) highest_stream: u32,
     /// A header block awaiting CONTINUATION frames.
-    block: Option<PendingBlock>,
+    pub(super) block: Option<PendingBlock>,
     pub(super) peer_initial_window: u32,
     pub(super) peer_max_frame_size: u32,
     /// When this side's SETTINGS went out unacknowledged.
-    settings_sent: Option<Instant>,
+    pub(super) settings_sent: Option<Instant>,
     pub(super) conn_send_window: i64,
-    conn_recv_window: i64,
-    conn_recv_unannounced: u64,
+    pub(super) conn_recv_window: i64,
+    pub(super) conn_recv_unannounced: u64,
     /// Control frames and resets, written before anything else.
     pub(super) out: Vec<u8>,
     pub(super) queued_control: usize,
@@ -54,12 +54,12 @@ pub struct ServerConn {
     /// Streams whose response head waits to be encoded, in command order.
     pub(super) heads: VecDeque<u32>,
     pub(super) events: VecDeque<Event>,
-    pending_data: Option<(u32, Vec<u8>)>,
+    pub(super) pending_data: Option<(u32, Vec<u8>)>,
     /// A GOAWAY (NO_ERROR) was sent, or the peer sent one: no new streams.
     pub(super) draining: bool,
     /// A connection error was sent: nothing more is read or written.
     pub(super) failed: bool,
-    resets: Option<(Instant, u32)>,
+    pub(super) resets: Option<(Instant, u32)>,
     pub(super) idle_since: Option<Instant>,
     pub(super) conn_blocked_since: Option<Instant>,
     pub(super) recently_reset: VecDeque<u32>,
@@ -69,22 +69,25 @@ pub struct ServerConn {
     pub(super) block_buf: Vec<u8>,
 }
 
+/// How far the connection got through its start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// This many bytes of the client preface matched so far.
     Preface(usize),
     /// The preface arrived; the first frame must be SETTINGS.
     FirstSettings,
+    /// Any frame may come.
     Frames,
 }
 
+/// A header block whose HEADERS frame came without END_HEADERS.
 #[derive(Debug)]
-struct PendingBlock {
-    stream: u32,
-    buf: Vec<u8>,
-    end_stream: bool,
-    depends_on_self: bool,
-    continuations: usize,
+pub(super) struct PendingBlock {
+    pub(super) stream: u32,
+    pub(super) buf: Vec<u8>,
+    pub(super) end_stream: bool,
+    pub(super) depends_on_self: bool,
+    pub(super) continuations: usize,
 }
 
 /// One open (or half-closed) stream.
@@ -92,12 +95,12 @@ struct PendingBlock {
 pub(super) struct Stream {
     /// The client may still send on it (no END_STREAM yet).
     pub(super) recv_open: bool,
-    recv_window: i64,
-    recv_unannounced: u64,
+    pub(super) recv_window: i64,
+    pub(super) recv_unannounced: u64,
     /// Body bytes handed out and not yet released by the application.
     pub(super) unreleased: u64,
-    expected_length: Option<u64>,
-    received: u64,
+    pub(super) expected_length: Option<u64>,
+    pub(super) received: u64,
     pub(super) send: SendSide,
 }
 
@@ -205,7 +208,7 @@ impl ServerConn {
         Ok(conn)
     }
 
-    fn new_stream(&self, expected_length: Option<u64>, is_head: bool) -> Stream {
+    pub(super) fn new_stream(&self, expected_length: Option<u64>, is_head: bool) -> Stream {
         Stream {
             recv_open: true,
             recv_window: i64::from(self.config.stream_window.min(MAX_WINDOW)),
@@ -356,548 +359,6 @@ impl ServerConn {
             self.conn_recv_window += i64::from(increment);
             frame::write_window_update(&mut self.out, 0, increment);
         }
-    }
-
-    /// Runs frames from `input`; returns the bytes consumed.
-    fn drive(&mut self, input: &[u8]) -> usize {
-        let mut pos = 0;
-        if let Phase::Preface(matched) = self.phase {
-            let want = &PREFACE[matched..];
-            let n = want.len().min(input.len());
-            if input[..n] != want[..n] {
-                self.fail(ConnectionError::new(
-                    ErrorCode::PROTOCOL_ERROR,
-                    "invalid connection preface",
-                ));
-                return input.len();
-            }
-            pos = n;
-            self.phase = if n == want.len() {
-                Phase::FirstSettings
-            } else {
-                Phase::Preface(matched + n)
-            };
-            if n < want.len() {
-                return pos;
-            }
-        }
-        while !self.failed {
-            let Some(head) = FrameHead::parse(&input[pos..]) else {
-                break;
-            };
-            if head.len > MIN_MAX_FRAME_SIZE {
-                self.fail(ConnectionError::new(
-                    ErrorCode::FRAME_SIZE_ERROR,
-                    "frame larger than SETTINGS_MAX_FRAME_SIZE",
-                ));
-                return input.len();
-            }
-            let end = pos + HEADER_LEN + head.len as usize;
-            let Some(payload) = input.get(pos + HEADER_LEN..end) else {
-                break;
-            };
-            pos = end;
-            match self.on_frame(head, payload) {
-                Ok(()) => {}
-                Err(H2Error::Connection(error)) => {
-                    self.fail(error);
-                    return input.len();
-                }
-                Err(H2Error::Stream(error)) => {
-                    self.reset_stream(error.stream, error.code);
-                    self.note_reset();
-                }
-            }
-        }
-        pos
-    }
-
-    fn on_frame(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), H2Error> {
-        if self.phase == Phase::FirstSettings {
-            if head.kind != frame::kind::SETTINGS || head.flags & frame::flag::ACK != 0 {
-                return Err(conn_err(
-                    ErrorCode::PROTOCOL_ERROR,
-                    "the preface is not followed by SETTINGS",
-                ));
-            }
-            self.phase = Phase::Frames;
-        }
-        if let Some(block) = &self.block {
-            if head.kind != frame::kind::CONTINUATION || head.stream != block.stream {
-                return Err(conn_err(
-                    ErrorCode::PROTOCOL_ERROR,
-                    "a header block was interrupted by another frame",
-                ));
-            }
-        }
-        match frame::parse(head, payload)? {
-            Frame::Data {
-                stream,
-                data,
-                flow_len,
-                end_stream,
-            } => self.on_data(stream, data, flow_len, end_stream),
-            Frame::Headers {
-                stream,
-                fragment,
-                end_stream,
-                end_headers,
-                depends_on_self,
-            } => self.on_headers(stream, fragment, end_stream, end_headers, depends_on_self),
-            Frame::Continuation {
-                fragment,
-                end_headers,
-                ..
-            } => self.on_continuation(fragment, end_headers),
-            // Priority signals are parsed and ignored (RFC 9113 §5.3.2).
-            Frame::Priority { .. } => Ok(()),
-            Frame::RstStream { stream, code } => self.on_rst_stream(stream, code),
-            Frame::Settings { ack: true, .. } => {
-                self.settings_sent = None;
-                Ok(())
-            }
-            Frame::Settings { ack: false, params } => {
-                self.apply_settings(params)?;
-                frame::write_settings_ack(&mut self.out);
-                self.count_control()
-            }
-            Frame::Ping { ack: true, .. } => Ok(()),
-            Frame::Ping { ack: false, data } => {
-                frame::write_ping(&mut self.out, true, data);
-                self.count_control()
-            }
-            Frame::GoAway { .. } => {
-                self.draining = true;
-                Ok(())
-            }
-            Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
-            Frame::Unknown => Ok(()),
-        }
-    }
-
-    /// One more control frame queued; too many unwritten is a flood.
-    pub(super) fn count_control(&mut self) -> Result<(), H2Error> {
-        self.queued_control += 1;
-        if self.queued_control > self.config.max_queued_control_frames {
-            return Err(conn_err(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "too many control frames queued (SETTINGS or PING flood)",
-            ));
-        }
-        Ok(())
-    }
-
-    /// One more stream reset by the client or because of it (Rapid Reset).
-    fn note_reset(&mut self) {
-        let now = self.now;
-        let window = self.config.reset_window;
-        let (start, count) = match self.resets {
-            Some((start, count)) if now.saturating_duration_since(start) < window => {
-                (start, count + 1)
-            }
-            _ => (now, 1),
-        };
-        self.resets = Some((start, count));
-        if count > self.config.max_resets_per_window {
-            self.fail(ConnectionError::new(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "too many stream resets (Rapid Reset)",
-            ));
-        }
-    }
-
-    fn apply_settings(&mut self, params: &[u8]) -> Result<(), H2Error> {
-        for s in frame::settings(params) {
-            frame::check_setting(s)?;
-            match s.id {
-                setting::HEADER_TABLE_SIZE => {
-                    let size = s.value.min(self.config.max_encoder_table_size);
-                    self.encoder.set_max_table_size(size as usize);
-                }
-                setting::INITIAL_WINDOW_SIZE => {
-                    let delta = i64::from(s.value) - i64::from(self.peer_initial_window);
-                    self.peer_initial_window = s.value;
-                    for (id, stream) in &mut self.streams {
-                        stream.send.window += delta;
-                        if stream.send.window > i64::from(MAX_WINDOW) {
-                            return Err(conn_err(
-                                ErrorCode::FLOW_CONTROL_ERROR,
-                                "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
-                            ));
-                        }
-                        if delta > 0 && stream.send.wants_turn() && !stream.send.in_ready {
-                            stream.send.in_ready = true;
-                            self.ready.push_back(*id);
-                        }
-                    }
-                }
-                setting::MAX_FRAME_SIZE => self.peer_max_frame_size = s.value,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn on_headers(
-        &mut self,
-        stream: u32,
-        fragment: &[u8],
-        end_stream: bool,
-        end_headers: bool,
-        depends_on_self: bool,
-    ) -> Result<(), H2Error> {
-        if stream % 2 == 0 {
-            return Err(conn_err(
-                ErrorCode::PROTOCOL_ERROR,
-                "even stream id from a client",
-            ));
-        }
-        if fragment.len() > self.config.max_header_block_size {
-            return Err(conn_err(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "header block too large",
-            ));
-        }
-        if end_headers {
-            return self.on_block(stream, fragment, end_stream, depends_on_self);
-        }
-        self.block = Some(PendingBlock {
-            stream,
-            buf: fragment.to_vec(),
-            end_stream,
-            depends_on_self,
-            continuations: 0,
-        });
-        Ok(())
-    }
-
-    fn on_continuation(&mut self, fragment: &[u8], end_headers: bool) -> Result<(), H2Error> {
-        let Some(block) = &mut self.block else {
-            return Err(conn_err(
-                ErrorCode::PROTOCOL_ERROR,
-                "CONTINUATION without HEADERS",
-            ));
-        };
-        block.continuations += 1;
-        if block.continuations > self.config.max_continuation_frames {
-            return Err(conn_err(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "too many CONTINUATION frames",
-            ));
-        }
-        if block.buf.len() + fragment.len() > self.config.max_header_block_size {
-            return Err(conn_err(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "header block too large",
-            ));
-        }
-        block.buf.extend_from_slice(fragment);
-        if !end_headers {
-            return Ok(());
-        }
-        let Some(block) = self.block.take() else {
-            return Ok(());
-        };
-        self.on_block(
-            block.stream,
-            &block.buf,
-            block.end_stream,
-            block.depends_on_self,
-        )
-    }
-
-    /// A complete header block: decoded first (HPACK state must follow every
-    /// block), then judged against the stream's state.
-    fn on_block(
-        &mut self,
-        id: u32,
-        block: &[u8],
-        end_stream: bool,
-        depends_on_self: bool,
-    ) -> Result<(), H2Error> {
-        let mut reader = BlockReader::with_capacity(block.len());
-        let limit = self.config.max_header_list_size as usize;
-        match self
-            .decoder
-            .decode(block, limit, &mut |name, value| reader.field(name, value))
-        {
-            Ok(()) => {}
-            Err(DecodeError::HeaderListTooLarge { .. }) => {
-                return self.refuse_oversized(id, end_stream);
-            }
-            Err(_) => {
-                return Err(conn_err(
-                    ErrorCode::COMPRESSION_ERROR,
-                    "header block cannot be decoded",
-                ));
-            }
-        }
-        if let Some(stream) = self.streams.get_mut(&id) {
-            // A second block on an open stream: trailers.
-            if !stream.recv_open {
-                return Err(stream_err(
-                    id,
-                    ErrorCode::STREAM_CLOSED,
-                    "HEADERS after END_STREAM",
-                ));
-            }
-            if !end_stream {
-                return Err(stream_err(
-                    id,
-                    ErrorCode::PROTOCOL_ERROR,
-                    "trailers without END_STREAM",
-                ));
-            }
-            let trailers = reader
-                .into_trailers()
-                .map_err(|why| stream_err(id, ErrorCode::PROTOCOL_ERROR, why))?;
-            return self.end_of_body(id, trailers);
-        }
-        if id <= self.highest_stream {
-            if self.recently_reset.contains(&id) {
-                return Ok(());
-            }
-            return Err(conn_err(
-                ErrorCode::STREAM_CLOSED,
-                "HEADERS on a closed stream",
-            ));
-        }
-        self.highest_stream = id;
-        if self.draining {
-            self.reset_stream(id, ErrorCode::REFUSED_STREAM);
-            return Ok(());
-        }
-        if depends_on_self {
-            return Err(stream_err(
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                "stream depends on itself",
-            ));
-        }
-        if self.streams.len() >= self.config.max_concurrent_streams as usize {
-            return Err(stream_err(
-                id,
-                ErrorCode::REFUSED_STREAM,
-                "SETTINGS_MAX_CONCURRENT_STREAMS exceeded",
-            ));
-        }
-        let (head, expected) = reader
-            .into_request()
-            .map_err(|why| stream_err(id, ErrorCode::PROTOCOL_ERROR, why))?;
-        let stream = self.new_stream(expected, *head.method() == Method::Head);
-        self.streams.insert(id, stream);
-        self.idle_since = None;
-        self.flush_data();
-        self.events.push_back(Event::Request {
-            id: StreamId(id),
-            head,
-            end_stream,
-        });
-        if end_stream {
-            self.end_of_body(id, Headers::new())?;
-        }
-        Ok(())
-    }
-
-    /// A header list beyond SETTINGS_MAX_HEADER_LIST_SIZE (the decoder read
-    /// the whole block, so HPACK stays in step): a new request is answered
-    /// 431 by the connection itself; on an open stream it is a reset.
-    fn refuse_oversized(&mut self, id: u32, end_stream: bool) -> Result<(), H2Error> {
-        let fresh = id > self.highest_stream && !self.draining;
-        if !fresh || self.streams.len() >= self.config.max_concurrent_streams as usize {
-            return Err(stream_err(
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                "header list too large",
-            ));
-        }
-        self.highest_stream = id;
-        let mut stream = self.new_stream(None, false);
-        stream.recv_open = !end_stream;
-        self.streams.insert(id, stream);
-        self.idle_since = None;
-        let head = ResponseHead::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-            .with_header("content-length", "0");
-        let id = StreamId(id);
-        if self.send_response(id, head).is_ok() {
-            let _ = self.finish(id);
-        }
-        self.note_reset();
-        Ok(())
-    }
-
-    /// The request body of `id` ended (END_STREAM): checks its length.
-    fn end_of_body(&mut self, id: u32, trailers: Headers) -> Result<(), H2Error> {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        if stream.expected_length.is_some_and(|n| n != stream.received) {
-            return Err(stream_err(
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                "body length differs from content-length",
-            ));
-        }
-        stream.recv_open = false;
-        self.flush_data();
-        self.events.push_back(Event::EndOfMessage {
-            id: StreamId(id),
-            trailers,
-        });
-        self.close_if_done(id);
-        Ok(())
-    }
-
-    fn on_data(
-        &mut self,
-        id: u32,
-        data: &[u8],
-        flow_len: u32,
-        end_stream: bool,
-    ) -> Result<(), H2Error> {
-        let flow = i64::from(flow_len);
-        if flow > self.conn_recv_window {
-            return Err(conn_err(
-                ErrorCode::FLOW_CONTROL_ERROR,
-                "DATA beyond the connection window",
-            ));
-        }
-        self.conn_recv_window -= flow;
-        let padding = u64::from(flow_len) - data.len() as u64;
-        let Some(stream) = self.streams.get_mut(&id) else {
-            if id > self.highest_stream {
-                return Err(conn_err(
-                    ErrorCode::PROTOCOL_ERROR,
-                    "DATA on an idle stream",
-                ));
-            }
-            self.release_connection(u64::from(flow_len));
-            if self.recently_reset.contains(&id) {
-                return Ok(());
-            }
-            return Err(stream_err(
-                id,
-                ErrorCode::STREAM_CLOSED,
-                "DATA on a closed stream",
-            ));
-        };
-        if !stream.recv_open {
-            self.release_connection(u64::from(flow_len));
-            return Err(stream_err(
-                id,
-                ErrorCode::STREAM_CLOSED,
-                "DATA after END_STREAM",
-            ));
-        }
-        if flow > stream.recv_window {
-            self.release_connection(u64::from(flow_len));
-            return Err(stream_err(
-                id,
-                ErrorCode::FLOW_CONTROL_ERROR,
-                "DATA beyond the stream window",
-            ));
-        }
-        stream.recv_window -= flow;
-        stream.received += data.len() as u64;
-        stream.unreleased += data.len() as u64;
-        stream.recv_unannounced += padding;
-        if stream.expected_length.is_some_and(|n| stream.received > n) {
-            return Err(stream_err(
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                "body longer than content-length",
-            ));
-        }
-        if !data.is_empty() {
-            self.gather_data(id, data);
-        }
-        self.release_connection(padding);
-        if end_stream {
-            self.end_of_body(id, Headers::new())?;
-        }
-        Ok(())
-    }
-
-    /// Gathers body bytes of one stream arriving in one input into one event.
-    fn gather_data(&mut self, id: u32, data: &[u8]) {
-        if self.pending_data.as_ref().is_some_and(|(s, _)| *s != id) {
-            self.flush_data();
-        }
-        let (_, buf) = self.pending_data.get_or_insert_with(|| (id, Vec::new()));
-        buf.extend_from_slice(data);
-    }
-
-    fn flush_data(&mut self) {
-        if let Some((id, chunk)) = self.pending_data.take() {
-            self.events.push_back(Event::Data {
-                id: StreamId(id),
-                chunk,
-            });
-        }
-    }
-
-    fn on_rst_stream(&mut self, id: u32, code: ErrorCode) -> Result<(), H2Error> {
-        if id > self.highest_stream {
-            return Err(conn_err(
-                ErrorCode::PROTOCOL_ERROR,
-                "RST_STREAM on an idle stream",
-            ));
-        }
-        let Some(stream) = self.streams.remove(&id) else {
-            return Ok(());
-        };
-        self.flush_data();
-        self.release_connection(stream.unreleased);
-        self.events.push_back(Event::StreamReset {
-            id: StreamId(id),
-            code,
-            by_peer: true,
-        });
-        self.after_removal();
-        if !stream.send.end_sent {
-            self.note_reset();
-        }
-        Ok(())
-    }
-
-    fn on_window_update(&mut self, id: u32, increment: u32) -> Result<(), H2Error> {
-        let increment = i64::from(increment);
-        if id == 0 {
-            self.conn_send_window += increment;
-            if self.conn_send_window > i64::from(MAX_WINDOW) {
-                return Err(conn_err(
-                    ErrorCode::FLOW_CONTROL_ERROR,
-                    "connection window above 2^31-1",
-                ));
-            }
-            self.conn_blocked_since = None;
-            return Ok(());
-        }
-        if id > self.highest_stream {
-            return Err(conn_err(
-                ErrorCode::PROTOCOL_ERROR,
-                "WINDOW_UPDATE on an idle stream",
-            ));
-        }
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        stream.send.window += increment;
-        if stream.send.window > i64::from(MAX_WINDOW) {
-            return Err(stream_err(
-                id,
-                ErrorCode::FLOW_CONTROL_ERROR,
-                "stream window above 2^31-1",
-            ));
-        }
-        if stream.send.window > 0 {
-            stream.send.blocked_since = None;
-        }
-        if stream.send.wants_turn() && !stream.send.in_ready {
-            stream.send.in_ready = true;
-            self.ready.push_back(id);
-        }
-        Ok(())
     }
 
     /// Resets stream `id` from this side with `code` (the web layer hears of

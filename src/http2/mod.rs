@@ -62,6 +62,8 @@ mod conn;
 mod error;
 mod fields;
 pub mod frame;
+mod header_block;
+mod input;
 mod send;
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,20 @@
 //! otherwise — and switches an HTTP/1.1 connection to HTTP/2 when a request
 //! asks for it with `Upgrade: h2c` (RFC 7540 §3.2).
 //!
+//! While the first bytes of a cleartext connection are still a prefix of the
+//! preface, no channel has seen them; the dispatcher bounds that wait itself:
+//! a connection still undecided once the HTTP/1.1 header timeout has passed
+//! since its first byte is closed. Bytes that leave the preface within its
+//! first 18 (`PRI * HTTP/2.0\r\n\r\n`, a complete HTTP/1.1-shaped request)
+//! go to HTTP/1.1, which answers them as such (`PRI * HTTP/2.0` followed by
+//! header fields gets 505); bytes that match those 18 and then differ come
+//! from an HTTP/2 client with a broken preface, which gets HTTP/2's answer: a
+//! GOAWAY with PROTOCOL_ERROR, then the connection closes (RFC 9113 §3.4).
+//!
 //! Tested by: reactor_tests/http2.rs
 
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::channel::Http1Channel;
 use super::h2_channel::Http2Channel;
@@ -15,7 +25,12 @@ use super::site::SiteShared;
 use crate::http::{Headers, RequestHead, Version};
 use crate::http1::BodyKind;
 use crate::http2::{PREFACE, match_preface};
+use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Protocol, Transport};
+
+/// The part of the preface shaped like an HTTP/1.1 request without header
+/// fields; past it, only an HTTP/2 client could have sent the bytes.
+const PREFACE_REQUEST_LEN: usize = b"PRI * HTTP/2.0\r\n\r\n".len();
 
 /// The response that switches a connection to HTTP/2.
 const SWITCHING: &[u8] =
@@ -28,6 +43,8 @@ pub struct HttpDispatch {
     active: Active,
     /// Bytes that may still be the start of the HTTP/2 preface.
     undecided: Vec<u8>,
+    /// Closes the connection if it is still undecided at the header timeout.
+    undecided_timer: Option<DelayedCall>,
 }
 
 enum Active {
@@ -43,6 +60,51 @@ impl HttpDispatch {
             transport: None,
             active: Active::Http1(http1),
             undecided: Vec::new(),
+            undecided_timer: None,
+        }
+    }
+
+    /// Starts the bound on an undecided connection at its first byte.
+    fn bound_undecided(&mut self) {
+        if self.undecided_timer.is_some() {
+            return;
+        }
+        let Some(transport) = &self.transport else {
+            return;
+        };
+        let transport: Weak<dyn Transport> = Rc::downgrade(transport);
+        let timeout = self.site.config().http1.header_timeout;
+        let call = self.site.clock().call_later(timeout, move || {
+            if let Some(transport) = transport.upgrade() {
+                transport.lose_connection();
+            }
+        });
+        self.undecided_timer = Some(call);
+    }
+
+    /// The protocol is chosen (or the connection is gone): the bound is lifted.
+    fn decided(&mut self) {
+        if let Some(call) = self.undecided_timer.take() {
+            let _ = call.cancel();
+        }
+    }
+
+    /// Hands the undecided bytes to HTTP/2, which judges the preface.
+    fn take_http2(&mut self) {
+        self.decided();
+        let buffered = std::mem::take(&mut self.undecided);
+        self.start_http2(Http2Channel::new(self.site.clone()));
+        if let Active::Http2(channel) = &mut self.active {
+            channel.data_received(&buffered);
+        }
+    }
+
+    /// Hands the undecided bytes to HTTP/1.1.
+    fn take_http1(&mut self) {
+        self.decided();
+        let buffered = std::mem::take(&mut self.undecided);
+        if let Active::Http1(http1) = &mut self.active {
+            http1.data_received(&buffered);
         }
     }
 
@@ -110,24 +172,15 @@ impl Protocol for HttpDispatch {
         if self.undecided.capacity() > 0 && matches!(self.active, Active::Http1(_)) {
             self.undecided.extend_from_slice(data);
             match match_preface(&self.undecided) {
-                None => return,
-                Some(true) => {
-                    let buffered = std::mem::take(&mut self.undecided);
-                    self.start_http2(Http2Channel::new(self.site.clone()));
-                    if let Active::Http2(channel) = &mut self.active {
-                        channel.data_received(&buffered);
-                    }
-                    return;
-                }
+                None => self.bound_undecided(),
+                Some(true) => self.take_http2(),
+                Some(false) if preface_request_matched(&self.undecided) => self.take_http2(),
                 Some(false) => {
-                    let buffered = std::mem::take(&mut self.undecided);
-                    if let Active::Http1(http1) = &mut self.active {
-                        http1.data_received(&buffered);
-                    }
+                    self.take_http1();
                     self.check_upgrade();
-                    return;
                 }
             }
+            return;
         }
         match &mut self.active {
             Active::Http1(http1) => http1.data_received(data),
@@ -137,12 +190,12 @@ impl Protocol for HttpDispatch {
     }
 
     fn eof_received(&mut self) -> bool {
-        if !self.undecided.is_empty() {
-            let buffered = std::mem::take(&mut self.undecided);
-            if let Active::Http1(http1) = &mut self.active {
-                http1.data_received(&buffered);
-            }
+        if preface_request_matched(&self.undecided) {
+            self.take_http2();
+        } else if !self.undecided.is_empty() {
+            self.take_http1();
         }
+        self.decided();
         self.undecided = Vec::new();
         match &mut self.active {
             Active::Http1(http1) => http1.eof_received(),
@@ -151,11 +204,18 @@ impl Protocol for HttpDispatch {
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
+        self.decided();
         match &mut self.active {
             Active::Http1(http1) => http1.connection_lost(reason),
             Active::Http2(http2) => http2.connection_lost(reason),
         }
     }
+}
+
+/// Whether `bytes` begin with the HTTP/1.1-shaped part of the preface.
+fn preface_request_matched(bytes: &[u8]) -> bool {
+    bytes.len() >= PREFACE_REQUEST_LEN
+        && bytes[..PREFACE_REQUEST_LEN] == PREFACE[..PREFACE_REQUEST_LEN]
 }
 
 /// The `HTTP2-Settings` payload of a request that asks for `Upgrade: h2c`

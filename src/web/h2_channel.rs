@@ -13,6 +13,11 @@
 //! [`STREAM_HIGH_WATER`] bytes queued (its window is shut or the transport
 //! is full) and resumed once it drains below [`STREAM_LOW_WATER`].
 //!
+//! A site that shuts down tells every HTTP/2 connection it serves to go away
+//! ([`Http2Connections::go_away`]): each sends GOAWAY naming the last stream
+//! it accepted, refuses newer streams, finishes the ones in flight, and
+//! closes; the site hears when the last one has closed.
+//!
 //! Tested by: reactor_tests/http2.rs, conformance/http2/
 
 use std::cell::{Cell, RefCell};
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
+use crate::defer::Deferred;
 use crate::http::{RequestHead, ResponseHead};
 use crate::http2::{ErrorCode, Event, ServerConn, StreamId, UserError};
 use crate::time::DelayedCall;
@@ -87,7 +93,10 @@ impl Http2Channel {
         Some(Http2Channel::with_conn(site, conn))
     }
 
-    fn with_conn(site: Rc<SiteShared>, conn: ServerConn) -> Http2Channel {
+    fn with_conn(site: Rc<SiteShared>, mut conn: ServerConn) -> Http2Channel {
+        if site.http2_connections().going_away() {
+            conn.shutdown();
+        }
         let state = State {
             conn,
             transport: None,
@@ -99,13 +108,81 @@ impl Http2Channel {
             closing: false,
             date_generation: 0,
         };
-        Http2Channel {
-            shared: Rc::new(Channel {
-                site,
-                pumping: Cell::new(false),
-                pump_scheduled: Cell::new(false),
-                state: RefCell::new(state),
-            }),
+        let shared = Rc::new(Channel {
+            site,
+            pumping: Cell::new(false),
+            pump_scheduled: Cell::new(false),
+            state: RefCell::new(state),
+        });
+        shared.site.http2_connections().add(&shared);
+        Http2Channel { shared }
+    }
+}
+
+/// The live HTTP/2 connections of a site, so that a shutdown reaches them all.
+#[derive(Default)]
+pub(crate) struct Http2Connections {
+    live: RefCell<Vec<Weak<Channel>>>,
+    /// [`go_away`](Self::go_away) was called: new connections start draining.
+    going_away: Cell<bool>,
+    /// Fired once the last connection has closed after `go_away`.
+    closed: RefCell<Vec<Deferred<()>>>,
+}
+
+impl Http2Connections {
+    fn add(&self, channel: &Rc<Channel>) {
+        let mut live = self.live.borrow_mut();
+        live.retain(|c| c.strong_count() > 0);
+        live.push(Rc::downgrade(channel));
+    }
+
+    fn remove(&self, channel: &Rc<Channel>) {
+        let target = Rc::downgrade(channel);
+        self.live
+            .borrow_mut()
+            .retain(|c| c.strong_count() > 0 && !c.ptr_eq(&target));
+        self.notify_if_closed();
+    }
+
+    fn going_away(&self) -> bool {
+        self.going_away.get()
+    }
+
+    /// How many HTTP/2 connections are open.
+    pub(crate) fn count(&self) -> usize {
+        let mut live = self.live.borrow_mut();
+        live.retain(|c| c.strong_count() > 0);
+        live.len()
+    }
+
+    /// Sends every connection a GOAWAY (those opened later start with one);
+    /// the Deferred fires once all of them have finished their streams and
+    /// closed.
+    pub(crate) fn go_away(&self) -> Deferred<()> {
+        self.going_away.set(true);
+        let channels: Vec<Rc<Channel>> = self
+            .live
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for channel in &channels {
+            channel.go_away();
+        }
+        drop(channels);
+        let closed = Deferred::new();
+        self.closed.borrow_mut().push(closed.clone());
+        self.notify_if_closed();
+        closed
+    }
+
+    fn notify_if_closed(&self) {
+        if !self.going_away.get() || self.count() > 0 {
+            return;
+        }
+        let waiters = mem::take(&mut *self.closed.borrow_mut());
+        for waiter in waiters {
+            let _ = waiter.callback(());
         }
     }
 }
@@ -178,6 +255,7 @@ impl Protocol for Http2Channel {
         for (_, request) in requests {
             request.connection_lost(true);
         }
+        self.shared.site.http2_connections().remove(&self.shared);
     }
 }
 
@@ -197,6 +275,18 @@ enum Nudge {
 }
 
 impl Channel {
+    /// Starts a graceful shutdown of the connection (GOAWAY), then pumps.
+    fn go_away(self: &Rc<Self>) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.transport.is_none() {
+                return;
+            }
+            state.conn.shutdown();
+        }
+        self.pump();
+    }
+
     fn input(self: &Rc<Self>, feed: impl FnOnce(&mut ServerConn, Instant)) {
         {
             let mut state = self.state.borrow_mut();

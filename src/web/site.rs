@@ -13,8 +13,10 @@ use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
 use super::content::ContentLimits;
 use super::dispatch::HttpDispatch;
+use super::h2_channel::Http2Connections;
 use super::request::Request;
 use super::resource::{Render, Resource, locate, render_checked};
+use crate::defer::Deferred;
 use crate::http::Headers;
 use crate::http::date::{DateCache, IMF_FIXDATE_LEN};
 use crate::log::panic_message;
@@ -108,6 +110,7 @@ pub(crate) struct SiteShared {
     clock: Clock,
     date: RefCell<SharedDate>,
     access_log: RefCell<Option<AccessLog>>,
+    http2_connections: Http2Connections,
 }
 
 /// The `Date` value, reformatted once per second; `generation` counts changes.
@@ -134,6 +137,7 @@ impl Site {
                 generation: 0,
             }),
             access_log: RefCell::new(None),
+            http2_connections: Http2Connections::default(),
         };
         Site {
             shared: Rc::new(shared),
@@ -162,6 +166,21 @@ impl Site {
         self.shared.root.clone()
     }
 
+    /// Begins a graceful shutdown of the site's HTTP/2 connections: each
+    /// sends GOAWAY with the last stream it accepted, refuses newer streams
+    /// (REFUSED_STREAM, which clients retry elsewhere), lets the streams in
+    /// flight finish and closes; connections that turn to HTTP/2 later start
+    /// that way. The Deferred fires once every one of them has closed.
+    /// HTTP/1.1 connections are not affected.
+    pub fn drain_http2(&self) -> Deferred<()> {
+        self.shared.http2_connections.go_away()
+    }
+
+    /// How many HTTP/2 connections the site is serving.
+    pub fn http2_connection_count(&self) -> usize {
+        self.shared.http2_connections.count()
+    }
+
     pub(crate) fn shared(&self) -> &Rc<SiteShared> {
         &self.shared
     }
@@ -184,6 +203,10 @@ impl fmt::Debug for Site {
 impl SiteShared {
     pub(crate) fn config(&self) -> &SiteConfig {
         &self.config
+    }
+
+    pub(crate) fn http2_connections(&self) -> &Http2Connections {
+        &self.http2_connections
     }
 
     pub(crate) fn clock(&self) -> &Clock {

@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod protections;
+mod shutdown;
 
 use std::time::{Duration, Instant};
 
