@@ -55,6 +55,49 @@ fn curl_fetches_over_https() {
     );
 }
 
+/// Both TLS 1.2 and TLS 1.3 handshakes succeed, each pinned from the client side.
+#[test]
+fn tls_1_2_and_1_3_are_both_accepted() {
+    let pki = Pki::new("versions");
+    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
+    let reactor = new_reactor();
+    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
+    let (_listening, address) = serve(
+        &reactor,
+        &ssl_description(&pem),
+        &TlsOptions::http1_only(),
+        site,
+    );
+    let ca = pki.ca.clone();
+    let output = beside(&reactor, move || {
+        let mut seen = Vec::new();
+        for pin in [
+            ["--tlsv1.2", "--tls-max", "1.2"],
+            ["--tlsv1.3", "--tls-max", "1.3"],
+        ] {
+            let output = Command::new("curl")
+                .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+                .arg(&ca)
+                .args(pin)
+                .args(["--write-out", " %{ssl_verify_result}", "--verbose"])
+                .arg(format!("https://{address}/"))
+                .output()
+                .expect("curl runs (CI installs it)");
+            seen.push(output);
+        }
+        seen
+    });
+    for (output, version) in output.iter().zip(["TLSv1.2", "TLSv1.3"]) {
+        assert!(output.status.success(), "curl failed: {output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "secure=true 0");
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            log.contains(&format!("SSL connection using {version}")),
+            "{log}"
+        );
+    }
+}
+
 const SNI_CLIENT: &str = r#"
 import socket, ssl, sys
 port, ca = int(sys.argv[1]), sys.argv[2]
