@@ -166,7 +166,9 @@ impl File {
         }
     }
 
-    /// The precompressed sibling to send instead of `path`, and whether any exists.
+    /// The precompressed sibling to send instead of `path`, and whether the choice depends on
+    /// Accept-Encoding (always, while precompressed siblings are served: the response then
+    /// varies by it whether or not this file has siblings).
     fn variant(&self, request: &Request, path: &Path) -> (Option<(&'static str, PathBuf)>, bool) {
         let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
         if !self.options.precompressed || name.ends_with(b".gz") || name.ends_with(b".br") {
@@ -175,20 +177,24 @@ impl File {
         let accept = request.header("accept-encoding");
         let directory = path.parent().unwrap_or(&self.root);
         let resolver = self.resolver();
-        let (mut best, mut best_q, mut any) = (None, 0.0, false);
+        let (mut best, mut best_q) = (None, 0.0);
         for (coding, suffix) in PRECOMPRESSED {
+            // Only codings the client accepts are looked for (as nginx's gzip_static does), so
+            // a client that accepts none costs no lookups.
+            let q = accept_encoding_quality(accept.as_deref(), coding);
+            if q <= 0.0 {
+                continue;
+            }
             let mut sibling = name.to_vec();
             sibling.extend_from_slice(suffix.as_bytes());
             let Some(found) = resolver.file_in(directory, &sibling) else {
                 continue;
             };
-            any = true;
-            let q = accept_encoding_quality(accept.as_deref(), coding);
             if q > best_q {
                 (best, best_q) = (Some((*coding, found)), q);
             }
         }
-        (best, any)
+        (best, true)
     }
 
     fn render_file(&self, request: &Request, path: &Path) -> Render {
