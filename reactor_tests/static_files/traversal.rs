@@ -84,3 +84,35 @@ fn symlinks_leaving_the_root_need_permission() {
     let server = serve(&dir, following);
     assert_eq!(get(&server, "/escape", "").text(), "TOPSECRET");
 }
+
+/// A precompressed sibling that is a link leaving the root is never served in place of the
+/// file; one that stays inside is.
+#[test]
+fn sibling_links_are_checked_like_any_other() {
+    let dir = fixture();
+    symlink("../secret.txt", dir.join("root/a.txt.gz")).unwrap();
+    symlink("script.js.gz", dir.join("root/about.html.gz")).unwrap();
+    let server = serve(&dir, FileOptions::default());
+    let plain = get(&server, "/a.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.text(), "hello world\n");
+    assert_eq!(plain.header("content-encoding"), None);
+    let inside = get(&server, "/about.html", "Accept-Encoding: gzip\r\n");
+    assert_eq!(inside.header("content-encoding"), Some("gzip"));
+    assert_eq!(inside.text(), "GZIPPED-BYTES");
+}
+
+/// A FIFO in the tree is refused with 404 at once (opening it must not wait for a writer), and
+/// the server goes on serving.
+#[test]
+fn a_fifo_is_refused_without_stalling() {
+    let dir = fixture();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("root/pipe"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let server = serve(&dir, FileOptions::default());
+    assert_eq!(get(&server, "/pipe", "").status, 404);
+    assert_eq!(get(&server, "/a.txt", "").text(), "hello world\n");
+}

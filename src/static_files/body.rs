@@ -28,7 +28,16 @@ pub(crate) enum Piece {
 /// Sends `len` bytes of `file` from `offset` as the whole body of `request` and finishes it:
 /// with `sendfile(2)` where the connection can, else read a chunk at a time.
 pub(crate) fn send_region(request: &Request, file: Rc<File>, offset: u64, len: u64) {
-    send(request, file, vec![Piece::Region { offset, len }]);
+    // The common case, one region the kernel sends, needs no list of pieces.
+    if request.send_file(&file, offset, len) {
+        request.finish();
+    } else {
+        read_pieces(
+            request,
+            file,
+            VecDeque::from([Piece::Region { offset, len }]),
+        );
+    }
 }
 
 /// Sends `pieces` as the body of `request` and finishes it (now, or once a producer is done).
@@ -40,18 +49,23 @@ pub(crate) fn send(request: &Request, file: Rc<File>, pieces: Vec<Piece>) {
             Piece::Region { offset, len } => {
                 if !request.send_file(&file, offset, len) {
                     pieces.push_front(Piece::Region { offset, len });
-                    let reader = Rc::new(FileReader {
-                        request: request.clone(),
-                        file,
-                        pieces: RefCell::new(pieces),
-                    });
-                    request.register_producer(reader, false);
-                    return;
+                    return read_pieces(request, file, pieces);
                 }
             }
         }
     }
     request.finish();
+}
+
+/// Sends `pieces` by reading the file: a pull producer writes one piece or chunk each time the
+/// connection's buffer drains, then finishes the request.
+fn read_pieces(request: &Request, file: Rc<File>, pieces: VecDeque<Piece>) {
+    let reader = Rc::new(FileReader {
+        request: request.clone(),
+        file,
+        pieces: RefCell::new(pieces),
+    });
+    request.register_producer(reader, false);
 }
 
 /// A pull producer: each `resume_producing` writes the next piece, reading at most

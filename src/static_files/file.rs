@@ -3,11 +3,10 @@
 //! Tested by: reactor_tests/static_files/
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -16,8 +15,8 @@ use super::conditional::{self, Conditions, Precondition, Validators};
 use super::listing;
 use super::mime::MimeTypes;
 use super::range::{self, ByteRange, RangeAnswer};
-use super::resolve::{Resolver, Target};
-use crate::http::{Method, StatusCode};
+use super::resolve::{FoundFile, Resolver, Target};
+use crate::http::{Method, RequestHead, StatusCode};
 use crate::web::{ErrorPage, NoResource, Render, Request, Resource, accept_encoding_quality};
 
 /// How a [`File`] serves its tree.
@@ -60,7 +59,7 @@ pub const DEFAULT_TYPE: &str = "application/octet-stream";
 pub const DEFAULT_INDEX_NAMES: &[&str] = &["index", "index.html", "index.htm"];
 
 /// Precompressed siblings, best first when the client rates them equally.
-const PRECOMPRESSED: &[(&str, &str)] = &[("br", ".br"), ("gzip", ".gz")];
+const PRECOMPRESSED: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
 
 /// Why a directory cannot be served.
 #[derive(Debug)]
@@ -139,7 +138,7 @@ impl File {
         let resolver = self.resolver();
         for name in &self.options.index_names {
             if let Some(index) = resolver.file_in(path, name.as_bytes()) {
-                return self.render_file(request, &index);
+                return self.render_file(request, index);
             }
         }
         if !self.options.directory_listing {
@@ -166,61 +165,67 @@ impl File {
         }
     }
 
-    /// The precompressed sibling to send instead of `path`, and whether the choice depends on
-    /// Accept-Encoding (always, while precompressed siblings are served: the response then
-    /// varies by it whether or not this file has siblings).
-    fn variant(&self, request: &Request, path: &Path) -> (Option<(&'static str, PathBuf)>, bool) {
-        let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
-        if !self.options.precompressed || name.ends_with(b".gz") || name.ends_with(b".br") {
-            return (None, false);
-        }
-        let accept = request.header("accept-encoding");
-        let directory = path.parent().unwrap_or(&self.root);
+    /// The precompressed sibling to send instead of `file`, if any, given how much the client
+    /// wants each coding (`accepted`, in [`PRECOMPRESSED`]'s order). Only codings the client
+    /// accepts are looked for (as nginx's gzip_static does), so a client that accepts none
+    /// costs no lookups.
+    fn variant(
+        &self,
+        file: &FoundFile,
+        accepted: [f32; PRECOMPRESSED.len()],
+    ) -> Option<(&'static str, FoundFile)> {
+        let name = file.name();
         let resolver = self.resolver();
         let (mut best, mut best_q) = (None, 0.0);
-        for (coding, suffix) in PRECOMPRESSED {
-            // Only codings the client accepts are looked for (as nginx's gzip_static does), so
-            // a client that accepts none costs no lookups.
-            let q = accept_encoding_quality(accept.as_deref(), coding);
-            if q <= 0.0 {
+        for ((coding, suffix), q) in PRECOMPRESSED.iter().zip(accepted) {
+            if q <= best_q {
                 continue;
             }
-            let mut sibling = name.to_vec();
+            let mut sibling = Vec::with_capacity(name.len() + suffix.len());
+            sibling.extend_from_slice(name);
             sibling.extend_from_slice(suffix.as_bytes());
-            let Some(found) = resolver.file_in(directory, &sibling) else {
-                continue;
-            };
-            if q > best_q {
+            if let Some(found) = resolver.file_in(file.directory(), &sibling) {
                 (best, best_q) = (Some((*coding, found)), q);
             }
         }
-        (best, true)
+        best
     }
 
-    fn render_file(&self, request: &Request, path: &Path) -> Render {
-        let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
-        let content_type = self.content_type(name).to_string();
-        let (variant, has_variants) = self.variant(request, path);
-        if has_variants {
+    fn render_file(&self, request: &Request, file: FoundFile) -> Render {
+        let name = file.name();
+        let content_type = self.content_type(name);
+        // Precompressed siblings are served unless this already is one; the response then
+        // varies by Accept-Encoding whether or not this file has siblings.
+        let has_variants =
+            self.options.precompressed && !name.ends_with(b".gz") && !name.ends_with(b".br");
+        let variant = if has_variants {
             request.add_header("Vary", "Accept-Encoding");
-        }
-        let (coding, chosen) = match &variant {
-            Some((coding, sibling)) => (Some(*coding), sibling.as_path()),
-            None => (None, path),
+            let accepted = request.with_view(|view| {
+                let field = view.info.head.headers().get("accept-encoding");
+                PRECOMPRESSED.map(|(coding, _)| accept_encoding_quality(field, coding))
+            });
+            self.variant(&file, accepted)
+        } else {
+            None
         };
-        let file = match self.open(chosen) {
-            Ok(file) => file,
+        let (coding, chosen) = match variant {
+            Some((coding, sibling)) => (Some(coding), sibling),
+            None => (None, file),
+        };
+        let opened = match chosen.opened {
+            Some(opened) => Ok(opened),
+            None => self.resolver().open(&chosen.path).and_then(|file| {
+                let metadata = file.metadata()?;
+                Ok((file, metadata))
+            }),
+        };
+        let (file, metadata) = match opened {
+            Ok((file, metadata)) if metadata.is_file() => (file, metadata),
+            Ok(_) => return NoResource.render(request),
             Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
                 return forbidden(request);
             }
             Err(_) => return NoResource.render(request),
-        };
-        let Ok(metadata) = file
-            .metadata()
-            .map_err(drop)
-            .and_then(|m| if m.is_file() { Ok(m) } else { Err(()) })
-        else {
-            return NoResource.render(request);
         };
         let size = metadata.len();
         let validators = Validators::new(
@@ -232,7 +237,15 @@ impl File {
         request.set_header("Last-Modified", validators.last_modified());
         request.set_header("ETag", &validators.etag);
         request.set_header("Accept-Ranges", "bytes");
-        match precondition(request, &validators) {
+        let (precondition, answer, head_only) = request.with_view(|view| {
+            let head = &view.info.head;
+            (
+                precondition(head, &validators),
+                ranges(head, &validators, size),
+                *head.method() == Method::Head,
+            )
+        });
+        match precondition {
             Precondition::Proceed => {}
             Precondition::NotModified => {
                 request.set_response_code(StatusCode::NOT_MODIFIED);
@@ -248,7 +261,6 @@ impl File {
                 .render(request);
             }
         }
-        let answer = ranges(request, &validators, size);
         if answer == RangeAnswer::Unsatisfiable {
             request.set_header("Content-Range", format!("bytes */{size}"));
             return ErrorPage::new(
@@ -266,40 +278,30 @@ impl File {
                 let range = ranges[0];
                 request.set_response_code(StatusCode::PARTIAL_CONTENT);
                 request.set_header("Content-Range", range.content_range(size));
-                request.set_header("Content-Type", &content_type);
-                (range.len, vec![region(range)])
+                request.set_header("Content-Type", content_type);
+                (range.len, Some(vec![region(range)]))
             }
             RangeAnswer::Partial(ranges) => {
                 request.set_response_code(StatusCode::PARTIAL_CONTENT);
-                multipart(request, &ranges, size, &content_type)
+                let (length, pieces) = multipart(request, &ranges, size, content_type);
+                (length, Some(pieces))
             }
             _ => {
-                request.set_header("Content-Type", &content_type);
-                (
-                    size,
-                    vec![Piece::Region {
-                        offset: 0,
-                        len: size,
-                    }],
-                )
+                request.set_header("Content-Type", content_type);
+                (size, None)
             }
         };
-        request.set_header("Content-Length", length.to_string());
-        if request.method() == Method::Head || length == 0 {
+        let mut digits = [0; 20];
+        request.set_header("Content-Length", decimal(length, &mut digits));
+        if head_only || length == 0 {
             request.finish();
         } else {
-            body::send(request, Rc::new(file), pieces);
+            match pieces {
+                Some(pieces) => body::send(request, Rc::new(file), pieces),
+                None => body::send_region(request, Rc::new(file), 0, size),
+            }
         }
         Render::NotDoneYet
-    }
-
-    fn open(&self, path: &Path) -> io::Result<fs::File> {
-        let mut options = OpenOptions::new();
-        options.read(true);
-        if !self.options.follow_symlinks {
-            options.custom_flags(libc::O_NOFOLLOW);
-        }
-        options.open(path)
     }
 }
 
@@ -309,11 +311,25 @@ impl Resource for File {
     }
 
     fn render(&self, request: &Request) -> Render {
-        match self.resolver().resolve(&request.postpath()) {
+        match request.with_view(|view| self.resolver().resolve(view.postpath)) {
             Target::NotFound => NoResource.render(request),
             Target::Directory { slash: false, .. } => redirect_with_slash(request),
             Target::Directory { path, slash: true } => self.render_directory(request, &path),
-            Target::File(path) => self.render_file(request, &path),
+            Target::File(file) => self.render_file(request, file),
+        }
+    }
+}
+
+/// `value` in decimal, written into `digits`.
+fn decimal(value: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &digits[at..];
         }
     }
 }
@@ -334,34 +350,31 @@ fn forbidden(request: &Request) -> Render {
     .render(request)
 }
 
-fn precondition(request: &Request, validators: &Validators) -> Precondition {
-    let if_match = request.header("if-match");
-    let if_unmodified_since = request.header("if-unmodified-since");
-    let if_none_match = request.header("if-none-match");
-    let if_modified_since = request.header("if-modified-since");
+fn precondition(head: &RequestHead, validators: &Validators) -> Precondition {
+    let headers = head.headers();
     let conditions = Conditions {
-        if_match: if_match.as_deref(),
-        if_unmodified_since: if_unmodified_since.as_deref(),
-        if_none_match: if_none_match.as_deref(),
-        if_modified_since: if_modified_since.as_deref(),
+        if_match: headers.get("if-match"),
+        if_unmodified_since: headers.get("if-unmodified-since"),
+        if_none_match: headers.get("if-none-match"),
+        if_modified_since: headers.get("if-modified-since"),
     };
     conditional::evaluate(&conditions, validators)
 }
 
 /// The ranges to send: only for GET, and only while `If-Range` (if any) still holds.
-fn ranges(request: &Request, validators: &Validators, size: u64) -> RangeAnswer {
-    if request.method() != Method::Get {
+fn ranges(head: &RequestHead, validators: &Validators, size: u64) -> RangeAnswer {
+    if *head.method() != Method::Get {
         return RangeAnswer::Whole;
     }
-    let Some(field) = request.header("range") else {
+    let Some(field) = head.headers().get("range") else {
         return RangeAnswer::Whole;
     };
-    if let Some(condition) = request.header("if-range") {
-        if !conditional::if_range_holds(&condition, validators) {
+    if let Some(condition) = head.headers().get("if-range") {
+        if !conditional::if_range_holds(condition, validators) {
             return RangeAnswer::Whole;
         }
     }
-    range::resolve(&field, size)
+    range::resolve(field, size)
 }
 
 /// A `multipart/byteranges` body: the length and the pieces.
