@@ -135,6 +135,28 @@ pub(crate) fn send_file(
     }
 }
 
+/// Sends what `socket` takes of `data`, telling the kernel more follows at once (`MSG_MORE`):
+/// TCP holds a last partial segment back for the next send instead of pushing it, so a
+/// response head and the file body `sendfile(2)` sends right after it leave in one segment
+/// rather than two. A full non-blocking socket gives `WouldBlock`.
+#[cfg(target_os = "linux")]
+pub(crate) fn send_more(socket: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: the descriptor is open for the duration of the call (it is borrowed); the kernel
+    // only reads `data.len()` bytes from `data`, a live shared borrow.
+    let sent = unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
 #[cfg(test)]
 mod tests {
     /// glibc takes the allocator settings the server asks for.
@@ -159,6 +181,23 @@ mod tests {
         let mut got = Vec::new();
         b.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"3456");
+    }
+
+    /// Bytes sent with MSG_MORE arrive like any others, and in order with what follows.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn send_more_delivers_the_bytes() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut sender = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut receiver, _) = listener.accept().unwrap();
+        assert_eq!(super::send_more(sender.as_fd(), b"head ").unwrap(), 5);
+        sender.write_all(b"body").unwrap();
+        drop(sender);
+        let mut got = Vec::new();
+        receiver.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"head body");
     }
 
     #[cfg(target_os = "linux")]

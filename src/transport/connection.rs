@@ -31,6 +31,12 @@ pub(crate) trait Stream: Read + Write + AsFd + mio::event::Source + 'static {
     fn shutdown_write(&self) -> io::Result<()>;
     fn set_nodelay(&self, enabled: bool) -> io::Result<()>;
     fn take_error(&self) -> io::Result<Option<io::Error>>;
+
+    /// Writes `data` when more follows at once (a file region): a stream that can hold a
+    /// partial packet back for it does so.
+    fn write_before_more(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write(data)
+    }
 }
 
 impl Stream for mio::net::TcpStream {
@@ -44,6 +50,11 @@ impl Stream for mio::net::TcpStream {
 
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         mio::net::TcpStream::take_error(self)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn write_before_more(&mut self, data: &[u8]) -> io::Result<usize> {
+        crate::sys::send_more(self.as_fd(), data)
     }
 }
 
@@ -390,13 +401,22 @@ impl<S: Stream> Connection<S> {
         Ok(true)
     }
 
-    /// Writes the queued bytes the socket takes.
+    /// Writes the queued bytes the socket takes. When a file region follows them (a response
+    /// head before its body), the stream is told more comes at once, so that both can leave
+    /// in one packet.
     fn write_bytes(&self, io: &mut Io<S>) -> Result<(), io::Error> {
+        let file_follows = !io.files.is_empty();
         while io.out_pos < io.out.len() {
             let Some(stream) = io.stream.as_mut() else {
                 return Ok(());
             };
-            match stream.write(&io.out[io.out_pos..]) {
+            let pending = &io.out[io.out_pos..];
+            let written = if file_follows {
+                stream.write_before_more(pending)
+            } else {
+                stream.write(pending)
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => io.out_pos += n,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
