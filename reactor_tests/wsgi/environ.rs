@@ -300,3 +300,35 @@ app = validator(inner)
     let events = harness.run(header(super::post(b"12345"), "Content-Type", "text/plain"));
     assert_eq!(super::body(&events), b"12345,done");
 }
+
+/// A request without a Host header has no HTTP_HOST key, and one with it has its value.
+#[test]
+fn http_host_is_present_only_with_a_host_header() {
+    let harness = Harness::new(SHOW);
+    assert_eq!(show(&harness, get("/"), "HTTP_HOST"), "HTTP_HOST=MISSING");
+    let request = header(get("/"), "Host", "example.test:8080");
+    assert_eq!(
+        show(&harness, request, "HTTP_HOST"),
+        "HTTP_HOST='example.test:8080'"
+    );
+}
+
+/// Values reused from one request to the next on a worker never leak: each request sees its
+/// own path, server, peer and header values.
+#[test]
+fn consecutive_requests_see_their_own_values() {
+    let harness = Harness::new(SHOW);
+    let keys = "PATH_INFO&SERVER_PORT&REMOTE_PORT&HTTP_ACCEPT&HTTP_X_ONE";
+    let first = header(header(get("/a"), "Accept", "a/b"), "X-One", "1");
+    assert_eq!(
+        show(&harness, first, keys),
+        "PATH_INFO='/a'\nSERVER_PORT='8080'\nREMOTE_PORT='54321'\nHTTP_ACCEPT='a/b'\nHTTP_X_ONE='1'"
+    );
+    let mut second = header(get("/b"), "Accept", "c/d");
+    second.server_port = 80;
+    second.remote_port = Some(7);
+    assert_eq!(
+        show(&harness, second, keys),
+        "PATH_INFO='/b'\nSERVER_PORT='80'\nREMOTE_PORT='7'\nHTTP_ACCEPT='c/d'\nHTTP_X_ONE=MISSING"
+    );
+}
