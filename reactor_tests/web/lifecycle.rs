@@ -57,7 +57,8 @@ fn not_done_yet_is_finished_from_call_later() {
     assert_eq!(*finished.borrow(), ["late answer"]);
 }
 
-/// notify_finish fires with success once the resource finishes the request.
+/// notify_finish fires with success once the resource finishes the request, and a
+/// connection-lost watcher is never called.
 #[test]
 fn notify_finish_fires_on_finish() {
     let reactor = new_reactor();
@@ -66,6 +67,10 @@ fn notify_finish_fires_on_finish() {
     let seen = outcomes.clone();
     let root = FnResource::new(move |request| {
         let seen = seen.clone();
+        let lost = seen.clone();
+        request.notify_connection_lost(Box::new(move || {
+            lost.borrow_mut().push(Err("connection lost".into()))
+        }));
         request.notify_finish().add_both(move |outcome| {
             seen.borrow_mut().push(outcome.map_err(|f| f.to_string()));
             Ok(())
@@ -81,8 +86,9 @@ fn notify_finish_fires_on_finish() {
     assert_eq!(*outcomes.borrow(), [Ok(())]);
 }
 
-/// notify_finish fails with ConnectionLost when the client disconnects mid-response,
-/// and later writes are silently dropped.
+/// notify_finish fails with ConnectionLost when the client disconnects mid-response, each
+/// connection-lost watcher is called once (one registered afterwards at once), and later
+/// writes are silently dropped.
 #[test]
 fn notify_finish_fails_when_client_disconnects() {
     let requests: Record<Request> = Record::default();
@@ -91,6 +97,10 @@ fn notify_finish_fails_when_client_disconnects() {
     let root = FnResource::new(move |request| {
         request.write(b"partial");
         kept.borrow_mut().push(request.clone());
+        for _ in 0..2 {
+            let watched = counted.clone();
+            request.notify_connection_lost(Box::new(move || watched.set(watched.get() + 10)));
+        }
         let counted = counted.clone();
         request.notify_finish().add_errback(move |failure| {
             assert!(failure.check::<ConnectionLost>(), "{failure}");
@@ -125,8 +135,11 @@ fn notify_finish_fails_when_client_disconnects() {
     request.write(b"ignored");
     request.finish();
     assert!(!request.finished(), "finish after a disconnect is a no-op");
-    assert_eq!(lost.get(), 1);
+    assert_eq!(lost.get(), 21);
     assert!(request.notify_finish().add_errback(|_| Ok(())).is_called());
+    let late = lost.clone();
+    request.notify_connection_lost(Box::new(move || late.set(late.get() + 100)));
+    assert_eq!(lost.get(), 121);
 }
 
 /// Two requests are served one after the other on one persistent connection.

@@ -170,10 +170,20 @@ struct State {
     disconnected: bool,
     sent_length: u64,
     finish_waiters: Vec<Deferred<()>>,
+    /// Called if the client goes away before the response finishes.
+    lost_watcher: Option<Box<dyn FnOnce()>>,
     producer: Option<Rc<dyn Producer>>,
     /// Encodes the body; dropped when it declines the response.
     encoder: Option<Box<dyn BodyEncoder>>,
 }
+
+/// What a request that ends releases: its producer, its `notify_finish` waiters and its
+/// connection-lost watcher.
+type Released = (
+    Option<Rc<dyn Producer>>,
+    Vec<Deferred<()>>,
+    Option<Box<dyn FnOnce()>>,
+);
 
 impl State {
     /// The response head for the first write; adds the default content type.
@@ -199,11 +209,12 @@ impl State {
         head
     }
 
-    /// Marks the request over; returns the producer and waiters to release.
-    fn close(&mut self) -> (Option<Rc<dyn Producer>>, Vec<Deferred<()>>) {
+    /// Marks the request over; returns the producer, waiters and watcher to release.
+    fn close(&mut self) -> Released {
         (
             self.producer.take(),
             std::mem::take(&mut self.finish_waiters),
+            self.lost_watcher.take(),
         )
     }
 
@@ -248,6 +259,7 @@ impl Request {
             disconnected: false,
             sent_length: 0,
             finish_waiters: Vec::new(),
+            lost_watcher: None,
             producer: None,
             encoder: None,
         };
@@ -521,9 +533,10 @@ impl Request {
             let tail = s.encoder.take().map(|mut encoder| encoder.finish());
             Some((head, tail, s.close()))
         });
-        let Some((head, tail, (producer, waiters))) = closing else {
+        let Some((head, tail, (producer, waiters, watcher))) = closing else {
             return;
         };
+        drop(watcher);
         if producer.is_some() {
             self.inner.sink.unregister_producer();
         }
@@ -557,6 +570,31 @@ impl Request {
                 waiter
             }
         })
+    }
+
+    /// Calls `on_lost` once if the client goes away before the response is finished (never if
+    /// it finishes; at once if the client is already gone): the failure half of
+    /// [`notify_finish`](Self::notify_finish), without a Deferred.
+    pub fn notify_connection_lost(&self, on_lost: Box<dyn FnOnce()>) {
+        let now = self.update(|s| {
+            if s.finished {
+                return None;
+            }
+            if s.disconnected {
+                return Some(on_lost);
+            }
+            s.lost_watcher = Some(match s.lost_watcher.take() {
+                Some(earlier) => Box::new(move || {
+                    earlier();
+                    on_lost();
+                }),
+                None => on_lost,
+            });
+            None
+        });
+        if let Some(on_lost) = now {
+            on_lost();
+        }
     }
 
     /// Streams the body from `producer`, paused and resumed with the
@@ -699,12 +737,15 @@ impl Request {
             s.disconnected = true;
             (!was_over).then(|| s.close())
         });
-        let Some((producer, waiters)) = released else {
+        let Some((producer, waiters, watcher)) = released else {
             return;
         };
         if let Some(producer) = producer.filter(|_| stop_producer) {
             self.inner.sink.unregister_producer();
             producer.stop_producing();
+        }
+        if let Some(watcher) = watcher {
+            watcher();
         }
         for waiter in waiters {
             let _ = waiter.errback(ConnectionLost);

@@ -202,13 +202,7 @@ impl Bridge {
             );
             return;
         }
-        request
-            .notify_finish()
-            .add_errback(move |failure| {
-                control.disconnect();
-                Err(failure)
-            })
-            .add_errback(|_| Ok(()));
+        request.notify_connection_lost(Box::new(move || control.disconnect()));
         let pending = Pending {
             request: request.clone(),
             flow,
