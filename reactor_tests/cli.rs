@@ -24,6 +24,7 @@ def echo(environ, start_response):
     yield b"type=" + environ["CONTENT_TYPE"].encode() + b"\n"
     yield b"http_content=" + str(sorted(k for k in environ if k.startswith("HTTP_CONTENT"))).encode() + b"\n"
     yield b"remote_port=" + str("REMOTE_PORT" in environ).encode() + b"\n"
+    yield b"names=" + (environ["SERVER_NAME"] + " " + environ["REMOTE_ADDR"]).encode() + b"\n"
     yield b"body=" + environ["wsgi.input"].read()
 
 def fails_early(environ, start_response):
@@ -247,6 +248,26 @@ fn environ_reaches_the_application() {
         "body=hello",
     ] {
         assert!(response.contains(line), "missing {line:?} in {response}");
+    }
+}
+
+/// SERVER_NAME follows each request's Host header (the local address without one), and
+/// REMOTE_ADDR is the peer's address, request after request.
+#[test]
+fn server_name_follows_each_requests_host() {
+    let server = Server::start("apps.echo", &[]);
+    for (host, expected) in [
+        ("Host: h\r\n", "names=h 127.0.0.1\n"),
+        ("Host: h\r\n", "names=h 127.0.0.1\n"),
+        ("Host: other.test:81\r\n", "names=other.test 127.0.0.1\n"),
+        ("", "names=127.0.0.1 127.0.0.1\n"),
+        ("Host: [::1]:80\r\n", "names=::1 127.0.0.1\n"),
+    ] {
+        let (response, _) = server.exchange(&format!("GET / HTTP/1.0\r\n{host}\r\n"));
+        assert!(
+            response.contains(expected),
+            "missing {expected:?} in {response}"
+        );
     }
 }
 

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use torsion::http::Headers;
 use torsion::reactor::Reactor;
 use torsion::wsgi::{
     RequestBody, RequestControl, ResponseHead, UrlScheme, WorkerPool, WsgiApp, WsgiEvent,
@@ -123,11 +124,11 @@ pub(crate) fn get(path: &str) -> WsgiRequest {
         query_string: Vec::new(),
         server_name: "example.test".into(),
         server_port: 8080,
-        server_protocol: "HTTP/1.1".into(),
+        server_protocol: "HTTP/1.1",
         remote_addr: "192.0.2.7".into(),
         remote_port: Some(54321),
         url_scheme: UrlScheme::Http,
-        headers: Vec::new(),
+        headers: Headers::new(),
         body: RequestBody::Memory(Vec::new()),
         control: RequestControl::with_default_credit(),
     }
@@ -143,9 +144,7 @@ pub(crate) fn post(body: &[u8]) -> WsgiRequest {
 
 /// Adds a header to `request`.
 pub(crate) fn header(mut request: WsgiRequest, name: &str, value: &str) -> WsgiRequest {
-    request
-        .headers
-        .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+    request.headers.append(name, value);
     request
 }
 

@@ -58,7 +58,7 @@ fn uncommon_method_and_protocol_pass_through() {
     let harness = Harness::new(SHOW);
     let mut request = get("/");
     request.method = b"PROPFIND".to_vec();
-    request.server_protocol = "HTTP/1.0".into();
+    request.server_protocol = "HTTP/1.0";
     assert_eq!(
         show(&harness, request, "REQUEST_METHOD&SERVER_PROTOCOL"),
         "REQUEST_METHOD='PROPFIND'\nSERVER_PROTOCOL='HTTP/1.0'"
@@ -176,7 +176,7 @@ fn wsgi_keys_have_the_expected_values() {
 fn remote_port_is_absent_without_a_peer_port() {
     let harness = Harness::new(SHOW);
     let mut request = get("/");
-    request.remote_addr = String::new();
+    request.remote_addr = "".into();
     request.remote_port = None;
     assert_eq!(
         show(&harness, request, "REMOTE_ADDR&REMOTE_PORT"),

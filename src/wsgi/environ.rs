@@ -287,7 +287,7 @@ impl EnvironTemplate {
             .position(|known| *known == request.server_protocol)
         {
             Some(index) => self.protocols[index].bind(py).clone(),
-            None => PyString::new(py, &request.server_protocol),
+            None => PyString::new(py, request.server_protocol),
         };
         environ.set_item(&self.server_protocol, protocol)?;
         let remote_addr = request.remote_addr.as_bytes();
@@ -307,18 +307,11 @@ impl EnvironTemplate {
         };
         environ.set_item(&self.url_scheme, scheme)?;
         environ.set_item(&self.input, Py::new(py, InputStream::new(body))?)?;
-        let headers = request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_slice(), value.as_slice()));
+        let headers = request.headers.iter();
         if !self.add_distinct_headers(py, &environ, recent, headers.clone())? {
             self.add_headers(py, &environ, headers)?;
         }
-        if !request
-            .headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(b"host"))
-        {
+        if !request.headers.contains("host") {
             environ.del_item(&self.headers[HOST])?;
         }
         Ok(environ)

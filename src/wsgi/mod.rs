@@ -41,6 +41,8 @@ pub fn start_interpreter() -> Result<(), InterpreterError> {
 
 use std::sync::Arc;
 
+use crate::http::Headers;
+
 /// Identifies a request between the HTTP layer and the pool; chosen by the HTTP layer.
 pub type RequestId = u64;
 
@@ -74,20 +76,22 @@ pub struct WsgiRequest {
     pub path_info: Vec<u8>,
     /// `QUERY_STRING`: everything after the first `?`, not decoded.
     pub query_string: Vec<u8>,
-    /// `SERVER_NAME`: the Host header's name, or the local address.
-    pub server_name: String,
+    /// `SERVER_NAME`: the Host header's name, or the local address (shared with other requests
+    /// that have the same).
+    pub server_name: Arc<str>,
     /// `SERVER_PORT`: the local port.
     pub server_port: u16,
     /// `SERVER_PROTOCOL`, such as `HTTP/1.1`.
-    pub server_protocol: String,
-    /// `REMOTE_ADDR`: the peer's address (empty for a UNIX socket peer).
-    pub remote_addr: String,
+    pub server_protocol: &'static str,
+    /// `REMOTE_ADDR`: the peer's address (empty for a UNIX socket peer), shared with other
+    /// requests from the same address.
+    pub remote_addr: Arc<str>,
     /// `REMOTE_PORT`, when the peer has one (the key is left out otherwise).
     pub remote_port: Option<u16>,
     /// `wsgi.url_scheme`.
     pub url_scheme: UrlScheme,
     /// The request headers, raw and in arrival order.
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub headers: Headers,
     /// The request body (`wsgi.input`).
     pub body: RequestBody,
     /// Shared with the reactor: output credit and disconnect.

@@ -14,6 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +83,62 @@ struct Bridge {
     batch: RefCell<Vec<WsgiRequest>>,
     /// Fired when the last pending request ends, for a graceful shutdown.
     drained: RefCell<Vec<Deferred<()>>>,
+    /// The server name and peer address of recent requests.
+    names: RefCell<Names>,
+}
+
+/// The `SERVER_NAME` and `REMOTE_ADDR` text of the latest request, shared with the next one
+/// when it has the same (as requests on one connection, or from one client, do).
+#[derive(Default)]
+struct Names {
+    host_header: Vec<u8>,
+    host: Option<Address>,
+    server_name: Option<Arc<str>>,
+    client_ip: Option<IpAddr>,
+    remote_addr: Option<Arc<str>>,
+}
+
+impl Names {
+    /// The Host header without its port (and an IPv6 literal without brackets), else our address.
+    fn server_name(&mut self, host_header: Option<&[u8]>, host: &Address) -> Arc<str> {
+        if let Some(name) = &self.server_name {
+            let same = match host_header {
+                Some(header) => self.host.is_none() && self.host_header == header,
+                None => self.host.as_ref() == Some(host),
+            };
+            if same {
+                return name.clone();
+            }
+        }
+        let (name, from_header) = server_name(host_header, host);
+        let name: Arc<str> = name.into();
+        self.host_header.clear();
+        if from_header {
+            self.host_header
+                .extend_from_slice(host_header.unwrap_or_default());
+            self.host = None;
+        } else {
+            self.host = Some(host.clone());
+        }
+        self.server_name = Some(name.clone());
+        name
+    }
+
+    /// The peer's IP address as text; empty for a peer without one (a UNIX socket).
+    fn remote_addr(&mut self, client: &Address) -> Arc<str> {
+        let Some(ip) = client.tcp().map(|addr| addr.ip()) else {
+            return "".into();
+        };
+        match &self.remote_addr {
+            Some(text) if self.client_ip == Some(ip) => text.clone(),
+            _ => {
+                let text: Arc<str> = ip.to_string().into();
+                self.client_ip = Some(ip);
+                self.remote_addr = Some(text.clone());
+                text
+            }
+        }
+    }
 }
 
 /// A WSGI application served under a path of the resource tree.
@@ -102,6 +159,7 @@ impl WsgiResource {
                 reactor: RefCell::new(None),
                 batch: RefCell::new(Vec::new()),
                 drained: RefCell::new(Vec::new()),
+                names: RefCell::new(Names::default()),
             }),
         }
     }
@@ -174,7 +232,10 @@ impl Bridge {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let control = RequestControl::new(self.credit);
-        let wsgi_request = build_request(id, request, control.clone());
+        let wsgi_request = {
+            let mut names = self.names.borrow_mut();
+            build_request(id, request, control.clone(), &mut names)
+        };
         let flow = Rc::new(Flow {
             control: control.clone(),
             paused: Cell::new(false),
@@ -334,7 +395,12 @@ fn apply_head(request: &Request, head: &ResponseHead) {
 /// The WSGI view of a request: SCRIPT_NAME from the path consumed so far, PATH_INFO from the
 /// rest (both percent-decoded, as Twisted does). Reads the request through one borrow and
 /// moves its body.
-fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>) -> WsgiRequest {
+fn build_request(
+    id: RequestId,
+    request: &Request,
+    control: Arc<RequestControl>,
+    names: &mut Names,
+) -> WsgiRequest {
     let body = request.take_content();
     request.with_view(|view| {
         let head = &view.info.head;
@@ -352,22 +418,17 @@ fn build_request(id: RequestId, request: &Request, control: Arc<RequestControl>)
             script_name: joined_path(view.prepath),
             path_info: joined_path(view.postpath),
             query_string,
-            server_name: server_name(headers.get("host"), host),
+            server_name: names.server_name(headers.get("host"), host),
             server_port: host.tcp().map_or(0, |addr| addr.port()),
-            server_protocol: protocol_name(head.version()).to_owned(),
-            remote_addr: client
-                .tcp()
-                .map_or_else(String::new, |a| a.ip().to_string()),
+            server_protocol: protocol_name(head.version()),
+            remote_addr: names.remote_addr(client),
             remote_port: client.tcp().map(|a| a.port()),
             url_scheme: if view.info.secure {
                 UrlScheme::Https
             } else {
                 UrlScheme::Http
             },
-            headers: headers
-                .iter()
-                .map(|(name, value)| (name.to_vec(), value.to_vec()))
-                .collect(),
+            headers: headers.clone(),
             body,
             control,
         }
@@ -384,22 +445,24 @@ fn joined_path(segments: &[Vec<u8>]) -> Vec<u8> {
     path
 }
 
-/// The Host header without its port (and an IPv6 literal without brackets), else our address.
-fn server_name(host_header: Option<&[u8]>, host: &Address) -> String {
+/// The Host header without its port (and an IPv6 literal without brackets), else our address;
+/// and whether it came from the header.
+fn server_name(host_header: Option<&[u8]>, host: &Address) -> (String, bool) {
     if let Some(value) = host_header.and_then(|v| std::str::from_utf8(v).ok()) {
         let name = match value.strip_prefix('[') {
             Some(rest) => rest.split(']').next().unwrap_or(rest),
             None => value.rsplit_once(':').map_or(value, |(name, _)| name),
         };
         if !name.is_empty() {
-            return name.to_owned();
+            return (name.to_owned(), true);
         }
     }
-    match host {
+    let name = match host {
         Address::Tcp(addr) => addr.ip().to_string(),
         Address::Unix(Some(path)) => path.display().to_string(),
         Address::Unix(None) => "localhost".to_owned(),
-    }
+    };
+    (name, false)
 }
 
 fn protocol_name(version: Version) -> &'static str {
