@@ -57,6 +57,44 @@ fn not_done_yet_is_finished_from_call_later() {
     assert_eq!(*finished.borrow(), ["late answer"]);
 }
 
+/// write_and_finish ends a response in one step: after earlier writes (chunked) or as the
+/// whole body, on one persistent connection, and fires notify_finish.
+#[test]
+fn write_and_finish_ends_the_response() {
+    let reactor = new_reactor();
+    let clock = reactor.clock().clone();
+    let finished = Rc::new(Cell::new(0));
+    let counted = finished.clone();
+    let root = FnResource::new(move |request| {
+        let counted = counted.clone();
+        request.notify_finish().add_callback(move |()| {
+            counted.set(counted.get() + 1);
+            Ok(())
+        });
+        let request = request.clone();
+        clock.call_later(Duration::from_millis(5), move || {
+            if request.uri() == b"/streamed" {
+                request.write(b"early ");
+            } else {
+                request.set_header("Content-Length", "4");
+            }
+            request.write_and_finish(b"late".to_vec());
+            request.write_and_finish(b"ignored".to_vec());
+        });
+        Render::NotDoneYet
+    });
+    let server = Server::start_with(reactor, root, SiteConfig::default());
+    let responses = server.exchange(
+        b"GET /streamed HTTP/1.1\r\nHost: x\r\n\r\nGET /whole HTTP/1.1\r\nHost: x\r\n\r\n",
+        2,
+    );
+    assert_eq!(responses[0].text(), "early late");
+    assert_eq!(responses[0].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(responses[1].text(), "late");
+    assert_eq!(responses[1].header("content-length"), Some("4"));
+    assert_eq!(finished.get(), 2);
+}
+
 /// notify_finish fires with success once the resource finishes the request, and a
 /// connection-lost watcher is never called.
 #[test]

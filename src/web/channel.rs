@@ -484,6 +484,22 @@ impl ResponseSink for Http1Sink {
         });
     }
 
+    fn send_rest(&self, head: Option<ResponseHead>, body: Vec<u8>) {
+        let id = self.id;
+        self.with_channel(|ch| {
+            ch.forget(id);
+            ch.command_dated(id, head.is_some(), |conn| {
+                if let Some(head) = head {
+                    conn.send_response(id, head)?;
+                }
+                if !body.is_empty() {
+                    conn.send_body_owned(id, body)?;
+                }
+                conn.finish(id)
+            });
+        });
+    }
+
     fn abort(&self) {
         let id = self.id;
         self.with_channel(|ch| {

@@ -46,6 +46,19 @@ pub trait ResponseSink {
     }
     /// Ends the response.
     fn finish(&self);
+    /// Sends the rest of a response at once: the head (unless it was sent already), the body
+    /// the caller gives up, and the end. The same as [`send_head`](Self::send_head),
+    /// [`send_body_owned`](Self::send_body_owned) (for a non-empty body) and
+    /// [`finish`](Self::finish) in turn, which is what it does unless the sink can do better.
+    fn send_rest(&self, head: Option<ResponseHead>, body: Vec<u8>) {
+        if let Some(head) = head {
+            self.send_head(head);
+        }
+        if !body.is_empty() {
+            self.send_body_owned(body);
+        }
+        self.finish();
+    }
     /// Gives up on the response: cut it off (or replace it with a 500 if
     /// nothing was sent) and close the stream.
     fn abort(&self);
@@ -492,6 +505,42 @@ impl Request {
         true
     }
 
+    /// [`write_owned`](Self::write_owned) then [`finish`](Self::finish), handed to the
+    /// protocol in one step (a whole response in one go costs one round of its bookkeeping).
+    pub fn write_and_finish(&self, data: Vec<u8>) {
+        if self.read(|s| s.encoder.is_some()) {
+            // The encoder takes the body in steps.
+            self.write_owned(data);
+            self.finish();
+            return;
+        }
+        let closing = self.update(|s| {
+            if s.over() {
+                return None;
+            }
+            if *s.info.head.method() != Method::Head {
+                s.sent_length += data.len() as u64;
+            }
+            let head = if s.started {
+                None
+            } else {
+                s.started = true;
+                Some(s.outgoing_head())
+            };
+            s.finished = true;
+            Some((head, s.close()))
+        });
+        let Some((head, (producer, waiters, watcher))) = closing else {
+            return;
+        };
+        drop(watcher);
+        if producer.is_some() {
+            self.inner.sink.unregister_producer();
+        }
+        self.inner.sink.send_rest(head, data);
+        self.finished_over(waiters);
+    }
+
     /// Counts `len` body bytes and sends the head first if due; false once the response is over.
     fn start_body(&self, len: usize) -> bool {
         let head = self.update(|s| {
@@ -547,6 +596,11 @@ impl Request {
             self.send_encoded(tail);
         }
         self.inner.sink.finish();
+        self.finished_over(waiters);
+    }
+
+    /// After the response ended: logs it and fires the `notify_finish` waiters.
+    fn finished_over(&self, waiters: Vec<Deferred<()>>) {
         if self.inner.site.logs_access() {
             let entry = self.access_log_entry();
             self.inner.site.log_access(&entry);
@@ -702,8 +756,7 @@ impl Request {
         if !self.started_writing() {
             self.set_header("Content-Length", body.len().to_string());
         }
-        self.write_owned(body);
-        self.finish();
+        self.write_and_finish(body);
     }
 
     /// Rendering failed: a 500 page if nothing was sent, else the response

@@ -343,8 +343,7 @@ fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
             if request.response_header("Content-Length").is_none() {
                 request.set_header("Content-Length", body.len().to_string());
             }
-            request.write_owned(body);
-            request.finish();
+            request.write_and_finish(body);
         }
         WsgiEvent::File {
             head,
