@@ -219,9 +219,10 @@ impl SiteShared {
 
     /// `Server` and the added headers, which every response starts with.
     pub(crate) fn initial_response_headers(&self) -> Headers {
-        let mut headers = Headers::new();
+        // Room for the application's usual few headers too, so that they fit without growing.
+        let mut headers = Headers::with_capacity(8 + self.config.added_headers.len(), 256);
         if let Some(server) = &self.config.server_header {
-            headers.set("Server", server);
+            headers.append("Server", server);
         }
         for (name, value) in &self.config.added_headers {
             headers.append(name, value);

@@ -106,7 +106,7 @@ pub struct ResponseHead {
     /// The whole status as the application gave it, such as `b"200 OK"`.
     pub status_line: Vec<u8>,
     /// The headers in the application's order (never hop-by-hop headers).
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub headers: Headers,
 }
 
 impl ResponseHead {

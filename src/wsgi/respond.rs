@@ -14,6 +14,7 @@ use super::control::RequestControl;
 use super::environ::{EnvironTemplate, FileRegion, FileWrapper};
 use super::load::exception_line;
 use super::{RequestId, ResponseHead, WsgiEvent, WsgiRequest};
+use crate::http::Headers;
 use crate::reactor::ThreadSender;
 
 /// Response headers PEP 3333 forbids an application to set.
@@ -159,12 +160,23 @@ fn type_name(object: &Bound<'_, PyAny>) -> String {
 
 /// Encodes `text` as ISO-8859-1, or None when a character is outside it.
 fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    latin1_into(text, &mut bytes).then_some(bytes)
+}
+
+/// Appends `text` encoded as ISO-8859-1 to `bytes`; false when a character is outside it.
+fn latin1_into(text: &str, bytes: &mut Vec<u8>) -> bool {
     if text.is_ascii() {
-        return Some(text.as_bytes().to_vec());
+        bytes.extend_from_slice(text.as_bytes());
+        return true;
     }
-    text.chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect()
+    for c in text.chars() {
+        match u8::try_from(u32::from(c)) {
+            Ok(byte) => bytes.push(byte),
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 fn is_token_byte(byte: u8) -> bool {
@@ -199,7 +211,8 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
             type_name(headers)
         ))
     })?;
-    let mut parsed = Vec::with_capacity(list.len());
+    let mut parsed = Headers::with_capacity(list.len(), 32 * list.len());
+    let mut value_bytes = Vec::new();
     for header in list.iter() {
         let pair = header
             .cast::<PyTuple>()
@@ -227,19 +240,28 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
                 "invalid header name {name:?}"
             )));
         }
-        if HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(&name)) {
+        if HOP_BY_HOP
+            .iter()
+            .any(|hop| hop.len() == name.len() && hop.eq_ignore_ascii_case(&name))
+        {
             return Err(PyValueError::new_err(format!(
                 "hop-by-hop header {name:?} is not allowed in a WSGI response (PEP 3333)"
             )));
         }
-        let value_bytes = latin1_bytes(&value)
-            .filter(|bytes| !bytes.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')))
-            .ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "header {name} value must be ISO-8859-1 text without CR, LF or NUL, not {value:?}"
-                ))
-            })?;
-        parsed.push((name.as_bytes().to_vec(), value_bytes));
+        let latin1 = if value.is_ascii() {
+            Some(value.as_bytes())
+        } else {
+            value_bytes.clear();
+            latin1_into(&value, &mut value_bytes).then_some(value_bytes.as_slice())
+        };
+        let Some(bytes) =
+            latin1.filter(|bytes| !bytes.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')))
+        else {
+            return Err(PyValueError::new_err(format!(
+                "header {name} value must be ISO-8859-1 text without CR, LF or NUL, not {value:?}"
+            )));
+        };
+        parsed.append(name.as_bytes(), bytes);
     }
     Ok(ResponseHead {
         code,
