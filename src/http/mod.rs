@@ -12,12 +12,14 @@
 
 pub mod date;
 mod headers;
+mod id_map;
 mod status;
 
 use std::fmt;
 
 pub(crate) use headers::{Entry, Span};
 pub use headers::{GetAll, Headers, Iter};
+pub(crate) use id_map::{IdMap, id_map};
 pub use status::StatusCode;
 
 /// An HTTP protocol version.

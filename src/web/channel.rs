@@ -16,7 +16,6 @@
 //! Tested by: reactor_tests/web.rs
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::mem;
@@ -27,7 +26,7 @@ use super::content::ContentError;
 use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::request::{Request, RequestInfo, ResponseSink};
 use super::site::{SiteShared, process};
-use crate::http::{RequestHead, ResponseHead};
+use crate::http::{IdMap, RequestHead, ResponseHead, id_map};
 use crate::http1::{BodyKind, Event, ExternalBody, RequestId, ServerConn, UserError};
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
@@ -51,7 +50,7 @@ struct Channel {
 struct ChannelState {
     conn: ServerConn,
     transport: Option<Rc<dyn Transport>>,
-    requests: HashMap<RequestId, Request>,
+    requests: IdMap<RequestId, Request>,
     /// Reused output buffer.
     out: Vec<u8>,
     timer: Option<(Instant, DelayedCall)>,
@@ -69,7 +68,7 @@ impl Http1Channel {
         let state = ChannelState {
             conn,
             transport: None,
-            requests: HashMap::new(),
+            requests: id_map(),
             out: Vec::new(),
             timer: None,
             reading_paused: false,

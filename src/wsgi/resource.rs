@@ -12,7 +12,6 @@
 //! Tested by: reactor_tests/wsgi_http.rs
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::rc::{Rc, Weak};
@@ -24,7 +23,7 @@ use super::{
     WsgiEvent, WsgiRequest,
 };
 use crate::defer::Deferred;
-use crate::http::{Method, StatusCode, Version};
+use crate::http::{IdMap, Method, StatusCode, Version, id_map};
 use crate::log;
 use crate::reactor::{Flush, Reactor, ReactorInner};
 use crate::transport::{Address, Producer};
@@ -73,7 +72,7 @@ struct Pending {
 /// The reactor side of the bridge: the pool, and the requests waiting for it.
 struct Bridge {
     pool: RefCell<Option<WorkerPool>>,
-    pending: RefCell<HashMap<RequestId, Pending>>,
+    pending: RefCell<IdMap<RequestId, Pending>>,
     next_id: Cell<RequestId>,
     credit: usize,
     /// The reactor the pool reports to; requests rendered in one step of its turn are
@@ -153,7 +152,7 @@ impl WsgiResource {
         Self {
             bridge: Rc::new(Bridge {
                 pool: RefCell::new(None),
-                pending: RefCell::new(HashMap::new()),
+                pending: RefCell::new(id_map()),
                 next_id: Cell::new(1),
                 credit: DEFAULT_OUTPUT_CREDIT,
                 reactor: RefCell::new(None),
