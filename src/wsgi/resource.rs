@@ -302,14 +302,20 @@ impl Bridge {
 impl Flush for Bridge {
     /// Submits the requests rendered in this step of the turn, with one wakeup of the pool.
     fn flush(&self, _reactor: &Reactor) {
-        let batch = std::mem::take(&mut *self.batch.borrow_mut());
+        let mut batch = std::mem::take(&mut *self.batch.borrow_mut());
         if batch.is_empty() {
             return;
         }
         let refused = match self.pool.borrow().as_ref() {
-            Some(pool) => pool.submit_all(batch),
-            None => batch,
+            Some(pool) => pool.submit_all(batch.drain(..)),
+            None => std::mem::take(&mut batch),
         };
+        // The emptied vector keeps its room for the next step's batch.
+        let mut next = self.batch.borrow_mut();
+        if next.is_empty() {
+            *next = batch;
+        }
+        drop(next);
         for wsgi_request in refused {
             let found = self.pending.borrow_mut().remove(&wsgi_request.id);
             if let Some(pending) = found {
