@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per request of `torsion web --wsgi`, counted by callgrind (all threads together),
 # for the applications of the WSGI benchmark: wall-clock speed on a busy machine says little,
-# instruction counts do not move with the load. Also counts system calls per request (strace).
+# instruction counts do not move with the load. With --strace, counts system calls per request
+# instead (strace -c -f on the running server).
 #
 # Usage: benches/wsgi/instructions.sh [--requests N] [--connections N] [--threads N]
 #        [--only LIST] [--strace] [--keep]
@@ -33,7 +34,9 @@ done
 for tool in valgrind callgrind_control h2load; do
     command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install valgrind nghttp2-client" >&2; exit 1; }
 done
-$trace && { command -v strace >/dev/null || { echo "strace is missing: apt-get install strace" >&2; exit 1; }; }
+if $trace; then
+    command -v strace >/dev/null || { echo "strace is missing: apt-get install strace" >&2; exit 1; }
+fi
 cargo build --release -q
 torsion="${TORSION_BIN:-$PWD/target/release/torsion}"
 work="$PWD/target/instructions"
@@ -98,8 +101,8 @@ count_syscalls() { # SCENARIO — prints system calls per request, then the busi
     wait "$tracer" 2>/dev/null || true
     stop "$pid"
     awk -v n="$requests" '
-        $NF == "total" { total = $(NF-2) }
-        $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls[$NF] = (NF == 6 ? $4 : $4) }
+        $NF == "total" { total = $4 }
+        $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls[$NF] = $4 }
         END {
             printf "%.2f", total / n
             for (c in calls) if (calls[c] / n >= 0.01) printf " %s=%.2f", c, calls[c] / n
@@ -107,16 +110,16 @@ count_syscalls() { # SCENARIO — prints system calls per request, then the busi
         }' "$work/strace.$scenario"
 }
 
-echo "| scenario | requests | connections | threads | instructions/request |"
-echo "|---|---:|---:|---:|---:|"
-for scenario in ${only//,/ }; do
-    echo "| $scenario | $requests | $connections | $threads | $(count_instructions "$scenario") |"
-done
 if $trace; then
-    echo
-    echo "| scenario | system calls/request (and the most frequent) |"
-    echo "|---|---|"
+    echo "| scenario | requests | connections | threads | system calls/request (and the most frequent) |"
+    echo "|---|---:|---:|---:|---|"
     for scenario in ${only//,/ }; do
-        echo "| $scenario | $(count_syscalls "$scenario") |"
+        echo "| $scenario | $requests | $connections | $threads | $(count_syscalls "$scenario") |"
+    done
+else
+    echo "| scenario | requests | connections | threads | instructions/request |"
+    echo "|---|---:|---:|---:|---:|"
+    for scenario in ${only//,/ }; do
+        echo "| $scenario | $requests | $connections | $threads | $(count_instructions "$scenario") |"
     done
 fi
