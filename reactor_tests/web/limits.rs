@@ -234,6 +234,42 @@ fn idle_keep_alive_connection_is_closed() {
     assert_eq!(parse_responses(&peer.received).len(), 1);
 }
 
+/// The idle timeout counts from the latest response: a request made after part of it passed
+/// moves the close to idle after that request, not after the first.
+#[test]
+fn idle_timeout_counts_from_the_latest_request() {
+    let (reactor, clock) = fake_clock_reactor();
+    let idle = Duration::from_secs(7);
+    let mut http1 = Config::default();
+    http1.idle_timeout = idle;
+    let config = SiteConfig {
+        http1,
+        ..SiteConfig::default()
+    };
+    let server = Server::start_with(reactor, Rc::new(StaticData::new("x", "text/plain")), config);
+    let mut peer = Peer::connect(&server.address);
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(server.await_responses(&mut peer, 1).len(), 1);
+    clock.advance(Duration::from_secs(3));
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(server.await_responses(&mut peer, 2).len(), 2);
+    // Past the first request's idle deadline, short of the second's.
+    clock.advance(idle - Duration::from_millis(1));
+    for _ in 0..3 {
+        server.reactor.iterate(Some(Duration::ZERO)).expect("turn");
+    }
+    peer.pump();
+    assert!(
+        !peer.ended(),
+        "closed before the idle timeout of the latest request"
+    );
+    clock.advance(Duration::from_millis(1));
+    turn_until(&server.reactor, MAX_TURNS, || {
+        peer.pump();
+        peer.ended()
+    });
+}
+
 /// Captures error reports (shared by the tests that check them).
 fn capture_errors() -> Arc<Mutex<Vec<String>>> {
     let reports = Arc::new(Mutex::new(Vec::new()));

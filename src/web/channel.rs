@@ -319,15 +319,21 @@ impl Channel {
         }
     }
 
-    /// Keeps one timer per connection, due at the connection's next deadline.
+    /// Keeps one timer per connection, due no later than the connection's next deadline. A
+    /// timer due earlier is left alone (when it fires, the connection finds nothing expired
+    /// and the timer is armed again for the deadline then), so that a busy keep-alive
+    /// connection, whose deadline moves with every request, does not reschedule per request.
     fn arm_timer(self: &Rc<Self>, state: &mut ChannelState, deadline: Option<Instant>) {
         let armed_at = state
             .timer
             .as_ref()
             .filter(|(_, call)| call.active())
             .map(|(at, _)| *at);
-        if armed_at == deadline {
-            return;
+        match (armed_at, deadline) {
+            (Some(_), None) => return,
+            (Some(at), Some(due)) if at <= due => return,
+            (None, None) => return,
+            _ => {}
         }
         if let Some((_, call)) = state.timer.take() {
             let _ = call.cancel();
