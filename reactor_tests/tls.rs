@@ -99,6 +99,15 @@ impl Pki {
     fn join(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// A `tls:` client description connecting to `address` and trusting this authority.
+    fn tls_client(&self, address: SocketAddr) -> String {
+        format!(
+            "tls:127.0.0.1:{}:caCerts={}",
+            address.port(),
+            quoted(&self.ca)
+        )
+    }
 }
 
 /// `path` as an endpoint-string value.
@@ -117,6 +126,40 @@ fn serve(
     let listening = listen_with_tls(reactor, &endpoint, options, factory).expect("listen with TLS");
     let address = listening.port.address().tcp().expect("a TCP port");
     (listening, address)
+}
+
+/// An `ssl:` server on 127.0.0.1 whose certificate (in `pem`) its own authority issued.
+struct SslServer {
+    pki: Pki,
+    pem: PathBuf,
+    listening: Listening,
+    address: SocketAddr,
+}
+
+impl SslServer {
+    /// Listens on `reactor` with `options`, running what `factory` makes; `label` names the
+    /// authority and its directory.
+    fn start(
+        label: &str,
+        reactor: &Reactor,
+        options: &TlsOptions,
+        factory: impl Factory + 'static,
+    ) -> SslServer {
+        let pki = Pki::new(label);
+        let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
+        let (listening, address) = serve(reactor, &ssl_description(&pem), options, factory);
+        SslServer {
+            pki,
+            pem,
+            listening,
+            address,
+        }
+    }
+
+    /// A `tls:` client description for this server, trusting its authority.
+    fn tls_client(&self) -> String {
+        self.pki.tls_client(self.address)
+    }
 }
 
 /// `ssl:0` on 127.0.0.1 with the key and certificate in `pem`.

@@ -14,9 +14,11 @@ use torsion::transport::{
     DEFAULT_HIGH_WATERMARK, DisconnectReason, Producer, Protocol, Transport, connect_tcp,
 };
 
+use torsion::reactor::Reactor;
+
 use super::{
-    MAX_TURNS, Pki, Probe, Seen, SeenLog, beside, blocking_client, client_config, connect_with,
-    probes, quoted, rustls_error, serve, ssl_description,
+    MAX_TURNS, Pki, Probe, Seen, SeenLog, SslServer, beside, blocking_client, client_config,
+    connect_with, probes, quoted, rustls_error, serve, ssl_description,
 };
 use crate::util::{Peer, fake_clock_reactor, new_reactor, turn_until, watch_connect};
 
@@ -24,65 +26,61 @@ fn first(logs: &Rc<RefCell<Vec<SeenLog>>>) -> SeenLog {
     logs.borrow()[0].clone()
 }
 
+/// An `ssl:` server with `options` whose connections echo, their logs kept in `logs`.
+fn echo_server(
+    label: &str,
+    reactor: &Reactor,
+    logs: &Rc<RefCell<Vec<SeenLog>>>,
+    options: &TlsOptions,
+) -> SslServer {
+    SslServer::start(
+        label,
+        reactor,
+        options,
+        probes(logs, |seen| Probe::new(seen).echoing()),
+    )
+}
+
 /// Bytes flow both ways through torsion's `tls:` client and an `ssl:` server, both transports
 /// say they are secure, and addresses pass through the layer.
 #[test]
 fn tls_client_and_ssl_server_exchange_bytes() {
-    let pki = Pki::new("exchange");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (_listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &TlsOptions::default(),
-        probes(&logs, |seen| Probe::new(seen).echoing()),
-    );
+    let server = echo_server("exchange", &reactor, &logs, &TlsOptions::default());
     let client = SeenLog::default();
-    let description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&pki.ca)
-    );
     connect_with(
         &reactor,
-        &description,
+        &server.tls_client(),
         Probe::new(&client).greeting(b"hello over TLS"),
     );
     turn_until(&reactor, MAX_TURNS, || {
         client.borrow().received == b"hello over TLS"
     });
-    let server = first(&logs);
-    let server_transport = server.borrow().transport.clone().unwrap();
+    let seen = first(&logs);
+    let server_transport = seen.borrow().transport.clone().unwrap();
     let client_transport = client.borrow().transport.clone().unwrap();
     assert!(server_transport.is_secure() && client_transport.is_secure());
     assert_eq!(
         server_transport.peer_address(),
         client_transport.host_address()
     );
-    assert_eq!(server_transport.host_address().tcp(), Some(address));
-    assert_eq!(server.borrow().received, b"hello over TLS");
+    assert_eq!(server_transport.host_address().tcp(), Some(server.address));
+    assert_eq!(seen.borrow().received, b"hello over TLS");
     // The client offered no ALPN protocol, so none was chosen.
-    assert_eq!(server.borrow().alpn_at_first_data, Some(None));
+    assert_eq!(seen.borrow().alpn_at_first_data, Some(None));
 }
 
 /// Connects a torsion client offering `offered` through ALPN; returns what the server and the
 /// client saw negotiated.
 fn negotiate(options: &TlsOptions, offered: &[&[u8]]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    let pki = Pki::new("alpn");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (_listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        options,
-        probes(&logs, |seen| Probe::new(seen).echoing()),
-    );
+    let server = echo_server("alpn", &reactor, &logs, options);
     let client = SeenLog::default();
     let protocol = TlsProtocol::client(
         &reactor,
-        client_config(&pki.ca, offered),
+        client_config(&server.pki.ca, offered),
         "127.0.0.1",
         Box::new(Probe::new(&client).greeting(b"which protocol?")),
     )
@@ -90,7 +88,7 @@ fn negotiate(options: &TlsOptions, offered: &[&[u8]]) -> (Option<Vec<u8>>, Optio
     drop(connect_tcp(
         &reactor,
         "127.0.0.1",
-        address.port(),
+        server.address.port(),
         Duration::from_secs(10),
         Box::new(protocol),
     ));
@@ -120,24 +118,17 @@ fn alpn_offers_only_http1_when_switched() {
 /// attempt with the rustls error, and the server's protocol never sees the connection.
 #[test]
 fn untrusted_certificate_fails_the_connection_attempt() {
-    let pki = Pki::new("untrusted");
     let stranger = Pki::new("stranger");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (_listening, address) = serve(
+    let server = SslServer::start(
+        "untrusted",
         &reactor,
-        &ssl_description(&pem),
         &TlsOptions::default(),
         probes(&logs, Probe::new),
     );
     let client = SeenLog::default();
-    let description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&stranger.ca)
-    );
-    let endpoint = torsion::endpoints::parse_client(&description).unwrap();
+    let endpoint = torsion::endpoints::parse_client(&stranger.tls_client(server.address)).unwrap();
     let outcome = watch_connect(torsion::endpoints::connect(
         &reactor,
         &endpoint,
@@ -158,29 +149,22 @@ fn untrusted_certificate_fails_the_connection_attempt() {
     );
     assert!(client.borrow().transport.is_none() && client.borrow().ended.is_none());
     turn_until(&reactor, MAX_TURNS, || !logs.borrow().is_empty());
-    let server = first(&logs);
-    assert!(server.borrow().transport.is_none() && server.borrow().ended.is_none());
+    let seen = first(&logs);
+    assert!(seen.borrow().transport.is_none() && seen.borrow().ended.is_none());
 }
 
 /// A client that never completes its handshake is dropped after the handshake timeout (fake
 /// clock), without the server's protocol seeing it.
 #[test]
 fn stalled_handshake_is_dropped_after_the_timeout() {
-    let pki = Pki::new("stalled");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let (reactor, clock) = fake_clock_reactor();
     let logs = Rc::default();
     let options = TlsOptions {
         handshake_timeout: Duration::from_secs(10),
         ..TlsOptions::default()
     };
-    let (_listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &options,
-        probes(&logs, Probe::new),
-    );
-    let mut peer = Peer::connect(&torsion::transport::Address::Tcp(address));
+    let server = SslServer::start("stalled", &reactor, &options, probes(&logs, Probe::new));
+    let mut peer = Peer::connect(&torsion::transport::Address::Tcp(server.address));
     turn_until(&reactor, MAX_TURNS, || !logs.borrow().is_empty());
     clock.advance(Duration::from_secs(9));
     for _ in 0..5 {
@@ -199,16 +183,15 @@ fn stalled_handshake_is_dropped_after_the_timeout() {
 /// Bytes that are not TLS get an alert and a close, and the protocol hears why.
 #[test]
 fn plaintext_on_a_tls_port_is_refused() {
-    let pki = Pki::new("garbage");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (_listening, address) = serve(
+    let server = SslServer::start(
+        "garbage",
         &reactor,
-        &ssl_description(&pem),
         &TlsOptions::default(),
         probes(&logs, Probe::new),
     );
+    let address = server.address;
     let answer = beside(&reactor, move || {
         let mut socket = TcpStream::connect(address).unwrap();
         socket
@@ -248,11 +231,7 @@ fn with_client_certificate(certificate: bool) -> (SeenLog, SeenLog) {
         probes(&logs, |seen| Probe::new(seen).echoing()),
     );
     let client = SeenLog::default();
-    let mut description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&pki.ca)
-    );
+    let mut description = pki.tls_client(address);
     if certificate {
         description.push_str(&format!(":certificate={}", quoted(&client_pem)));
     }
@@ -297,29 +276,25 @@ fn missing_client_certificate_is_refused() {
 /// working.
 #[test]
 fn reload_serves_new_certificates_and_keeps_open_connections() {
-    let old_ca = Pki::new("reload-old");
     let new_ca = Pki::new("reload-new");
-    let (pem, _) = old_ca.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &TlsOptions::default(),
-        probes(&logs, |seen| Probe::new(seen).echoing()),
-    );
-    let port = address.port();
-    let trusting = |pki: &Pki| format!("tls:127.0.0.1:{port}:caCerts={}", quoted(&pki.ca));
+    let server = echo_server("reload-old", &reactor, &logs, &TlsOptions::default());
     let before = SeenLog::default();
     connect_with(
         &reactor,
-        &trusting(&old_ca),
+        &server.tls_client(),
         Probe::new(&before).greeting(b"one"),
     );
     turn_until(&reactor, MAX_TURNS, || before.borrow().received == b"one");
 
-    new_ca.issue_at(&pem, &["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
-    listening
+    new_ca.issue_at(
+        &server.pem,
+        &["127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    server
+        .listening
         .tls
         .as_ref()
         .unwrap()
@@ -329,11 +304,11 @@ fn reload_serves_new_certificates_and_keeps_open_connections() {
     let after = SeenLog::default();
     connect_with(
         &reactor,
-        &trusting(&new_ca),
+        &new_ca.tls_client(server.address),
         Probe::new(&after).greeting(b"two"),
     );
     let stale = SeenLog::default();
-    let endpoint = torsion::endpoints::parse_client(&trusting(&old_ca)).unwrap();
+    let endpoint = torsion::endpoints::parse_client(&server.tls_client()).unwrap();
     let stale_attempt = watch_connect(torsion::endpoints::connect(
         &reactor,
         &endpoint,
@@ -357,29 +332,17 @@ fn reload_serves_new_certificates_and_keeps_open_connections() {
 /// A reload that meets a bad file fails naming it, and the previous certificates stay in use.
 #[test]
 fn failed_reload_keeps_the_previous_certificates() {
-    let pki = Pki::new("reload-bad");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &TlsOptions::default(),
-        probes(&logs, |seen| Probe::new(seen).echoing()),
-    );
-    fs::write(&pem, "not a key\n").unwrap();
-    let error = listening.tls.as_ref().unwrap().reload().unwrap_err();
-    assert_eq!(error.path(), pem);
+    let server = echo_server("reload-bad", &reactor, &logs, &TlsOptions::default());
+    fs::write(&server.pem, "not a key\n").unwrap();
+    let error = server.listening.tls.as_ref().unwrap().reload().unwrap_err();
+    assert_eq!(error.path(), server.pem);
     assert!(error.to_string().contains("server.pem"), "{error}");
     let client = SeenLog::default();
-    let description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&pki.ca)
-    );
     connect_with(
         &reactor,
-        &description,
+        &server.tls_client(),
         Probe::new(&client).greeting(b"still fine"),
     );
     turn_until(&reactor, MAX_TURNS, || {
@@ -470,14 +433,12 @@ impl Protocol for SlowReader {
 /// and everything arrives once it reads again.
 #[test]
 fn back_pressure_pauses_the_producer_through_tls() {
-    let pki = Pki::new("pressure");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let firehose = Rc::new(RefCell::new(None::<Rc<Firehose>>));
     let made = firehose.clone();
-    let (_listening, address) = serve(
+    let server = SslServer::start(
+        "pressure",
         &reactor,
-        &ssl_description(&pem),
         &TlsOptions::default(),
         move |_: &torsion::transport::Address| {
             Some(Box::new(Streamer(made.clone())) as Box<dyn Protocol>)
@@ -485,12 +446,7 @@ fn back_pressure_pauses_the_producer_through_tls() {
     );
     let client = SeenLog::default();
     let received = Rc::new(Cell::new(0));
-    let description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&pki.ca)
-    );
-    let endpoint = torsion::endpoints::parse_client(&description).unwrap();
+    let endpoint = torsion::endpoints::parse_client(&server.tls_client()).unwrap();
     drop(torsion::endpoints::connect(
         &reactor,
         &endpoint,
@@ -548,16 +504,15 @@ impl Protocol for Farewell {
 /// clean end, not a truncation.
 #[test]
 fn lose_connection_sends_close_notify() {
-    let pki = Pki::new("close-notify");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
-    let (_listening, address) = serve(
+    let server = SslServer::start(
+        "close-notify",
         &reactor,
-        &ssl_description(&pem),
         &TlsOptions::default(),
         |_: &torsion::transport::Address| Some(Box::new(Farewell) as Box<dyn Protocol>),
     );
-    let config = client_config(&pki.ca, &[]);
+    let config = client_config(&server.pki.ca, &[]);
+    let address = server.address;
     let outcome = beside(&reactor, move || {
         let mut client = blocking_client(address, "127.0.0.1", config)?;
         let mut received = Vec::new();
@@ -571,25 +526,18 @@ fn lose_connection_sends_close_notify() {
 /// half-open connection, and both ends close cleanly.
 #[test]
 fn half_close_through_close_notify() {
-    let pki = Pki::new("half-close");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
     let logs = Rc::default();
-    let (_listening, address) = serve(
+    let server = SslServer::start(
+        "half-close",
         &reactor,
-        &ssl_description(&pem),
         &TlsOptions::default(),
         probes(&logs, |seen| Probe::new(seen).replying_to_eof(b"pong")),
     );
     let client = SeenLog::default();
-    let description = format!(
-        "tls:127.0.0.1:{}:caCerts={}",
-        address.port(),
-        quoted(&pki.ca)
-    );
     connect_with(
         &reactor,
-        &description,
+        &server.tls_client(),
         Probe::new(&client).greeting(b"ping"),
     );
     turn_until(&reactor, MAX_TURNS, || {

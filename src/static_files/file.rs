@@ -426,7 +426,7 @@ fn redirect_with_slash(request: &Request) -> Render {
     request.set_response_code(StatusCode::MOVED_PERMANENTLY);
     request.set_header("Location", &location);
     request.set_header("Content-Type", "text/html; charset=utf-8");
-    let target = listing::escape(&String::from_utf8_lossy(&location));
+    let target = crate::web::html_escape(&String::from_utf8_lossy(&location));
     Render::Body(
         format!(
             "<!DOCTYPE html>\n<html><head><title>Moved Permanently</title></head>\

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::mime::MimeTypes;
 use super::resolve::Resolver;
+use crate::web::html_escape;
 
 struct Entry {
     name: Vec<u8>,
@@ -47,7 +48,7 @@ pub(crate) fn render_listing(
     });
     let title = format!(
         "Directory listing for {}",
-        escape(&String::from_utf8_lossy(shown_path))
+        html_escape(&String::from_utf8_lossy(shown_path))
     );
     let mut page = format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n\
@@ -58,7 +59,7 @@ pub(crate) fn render_listing(
     );
     for (i, entry) in entries.iter().enumerate() {
         let class = if i % 2 == 0 { "odd" } else { "even" };
-        let shown = escape(&String::from_utf8_lossy(&entry.name));
+        let shown = html_escape(&String::from_utf8_lossy(&entry.name));
         let href = percent_encode(&entry.name);
         let row = if entry.directory {
             format!(
@@ -66,7 +67,7 @@ pub(crate) fn render_listing(
                  <td>[Directory]</td><td></td></tr>\n"
             )
         } else {
-            let content_type = escape(types.for_name(&entry.name).unwrap_or(default_type));
+            let content_type = html_escape(types.for_name(&entry.name).unwrap_or(default_type));
             let encoding = encoding_of(&entry.name).unwrap_or("");
             format!(
                 "<tr class=\"{class}\"><td><a href=\"{href}\">{shown}</a></td><td>{}</td>\
@@ -100,22 +101,6 @@ fn format_size(size: u64) -> String {
         s if s < K * K * K => format!("{}M", s / (K * K)),
         s => format!("{}G", s / (K * K * K)),
     }
-}
-
-/// Escapes text for HTML element content and quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3).
@@ -152,6 +137,9 @@ mod tests {
             percent_encode(b"a b\"<?#/%.txt"),
             "a%20b%22%3C%3F%23%2F%25.txt"
         );
-        assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#x27;x&#x27;&gt;&amp;");
+        assert_eq!(
+            html_escape("<a href='x'>&"),
+            "&lt;a href=&#x27;x&#x27;&gt;&amp;"
+        );
     }
 }

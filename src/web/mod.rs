@@ -42,10 +42,10 @@ pub use dispatch::HttpDispatch;
 pub use gzip::{DEFAULT_GZIP_LEVEL, GZIP_MIN_LENGTH, GzipResource, accept_encoding_quality};
 pub use h2_channel::{Http2Channel, STREAM_HIGH_WATER, STREAM_LOW_WATER};
 pub use request::{Args, BodyEncoder, Request, RequestInfo, RequestView, ResponseSink};
-pub(crate) use resource::render_checked;
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,
 };
+pub(crate) use resource::{html_escape, render_checked};
 pub use site::{AddedHeaderError, Site, SiteConfig, parse_added_header};
 pub use url::{parse_query, unquote};
 

@@ -247,7 +247,8 @@ pub fn error_page_html(code: StatusCode, brief: &str, detail: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn html_escape(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attributes.
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
