@@ -2,10 +2,12 @@
 //! with raw sockets and curl.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::binary::{self, Running, curl, torsion};
 
 const APPS: &str = r#"
 import sys
@@ -109,20 +111,10 @@ impl Drop for AppDir {
     }
 }
 
-fn torsion(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_torsion"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env_remove("VIRTUAL_ENV");
-    command
-}
-
-/// A running server; killed when dropped.
+/// A running server and its application directory; killed when dropped.
 struct Server {
-    child: Child,
-    address: String,
-    stderr: BufReader<std::process::ChildStderr>,
+    running: Running,
+    address: SocketAddr,
     _dir: AppDir,
 }
 
@@ -137,25 +129,10 @@ impl Server {
             "tcp:0:interface=127.0.0.1",
         ];
         args.extend_from_slice(extra);
-        let mut child = torsion(&dir.0, &args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let address = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        assert!(line.contains("serving"), "unexpected first line: {line:?}");
+        let running = Running::spawn(torsion(&dir.0, &args));
         Self {
-            child,
-            address,
-            stderr,
+            address: running.address,
+            running,
             _dir: dir,
         }
     }
@@ -180,31 +157,9 @@ impl Server {
     }
 
     /// Stops the server with `signal` and returns its exit status and remaining stderr.
-    fn stop(mut self, signal: &str) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        let mut rest = String::new();
-        self.stderr.read_to_string(&mut rest).unwrap();
-        (status, rest)
+    fn stop(self, signal: &str) -> (std::process::ExitStatus, String) {
+        self.running.stop(signal)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `torsion` to completion and returns (success, stderr).
-fn run_to_end(args: &[&str]) -> (bool, String) {
-    let dir = AppDir::new();
-    let output = torsion(&dir.0, args).output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// A hello-world application is served with its own headers plus Date and Server.
@@ -449,13 +404,6 @@ fn serves_over_a_unix_socket() {
     assert!(body.contains("remote_port=False"), "{body}");
 }
 
-/// The server's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// An application producing far faster than the client reads is held back: server memory stays
 /// bounded while the client reads nothing, and the whole stream still arrives intact.
 #[test]
@@ -465,13 +413,13 @@ fn slow_reader_keeps_memory_bounded() {
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();
-    let baseline = rss_kib(server.child.id());
+    let baseline = server.running.rss_kib();
     // The client reads nothing for a while; without back-pressure the server would buffer the
     // whole 200 MiB response.
     let mut peak = baseline;
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(50));
-        peak = peak.max(rss_kib(server.child.id()));
+        peak = peak.max(server.running.rss_kib());
     }
     assert!(
         peak < baseline + 32 * 1024,
@@ -533,8 +481,7 @@ fn shutdown_waits_for_requests_in_flight() {
         .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let pid = server.child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    server.running.signal("-TERM");
     let mut response = String::new();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -548,12 +495,11 @@ fn shutdown_waits_for_requests_in_flight() {
     assert!(status.success(), "{status}");
 }
 
-/// Runs `torsion` with `args`, which must fail to start with one line naming `needle`.
+/// Runs `torsion` with `args` beside the applications, which must fail to start with one line
+/// naming `needle`.
 fn assert_fails_in_one_line(args: &[&str], needle: &str) {
-    let (ok, stderr) = run_to_end(args);
-    assert!(!ok, "{args:?} started");
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+    let dir = AppDir::new();
+    binary::assert_fails_in_one_line(&dir.0, args, needle);
 }
 
 /// A body larger than --max-request-body is refused with 413 before the application runs.
@@ -643,14 +589,8 @@ fn file_wrapper_response_is_sent_from_the_file() {
     assert!(head_only.contains("Content-Length: 2000000"), "{head_only}");
 
     let url = format!("http://{}/?{path}", server.address);
-    let out = Command::new("curl")
-        .args([
-            "--silent",
-            "--http2-prior-knowledge",
-            "--max-time",
-            "20",
-            &url,
-        ])
+    let out = curl(20)
+        .args(["--http2-prior-knowledge", &url])
         .output()
         .expect("run curl");
     assert!(

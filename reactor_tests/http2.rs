@@ -29,6 +29,18 @@ fn echo_server() -> Server {
     ))
 }
 
+/// The body curl fetches from `path` over HTTP/2 with prior knowledge, or `None` if curl cannot
+/// be run.
+fn fetch_over_h2(server: &Server, path: &str) -> Option<Vec<u8>> {
+    let url = server.url(path);
+    let out = server.run_beside(move || {
+        crate::binary::curl(20)
+            .args(["--http2-prior-knowledge", &url])
+            .output()
+    });
+    out.ok().map(|out| out.stdout)
+}
+
 /// curl with prior knowledge speaks HTTP/2 and sees `:authority` as Host.
 #[test]
 fn curl_prior_knowledge() {
@@ -91,20 +103,10 @@ fn large_response() {
         FnResource::new(move |_| Render::Body(body.clone())),
         SiteConfig::default(),
     );
-    let url = server.url("/big");
-    let out = server.run_beside(move || {
-        Command::new("curl")
-            .args([
-                "--silent",
-                "--http2-prior-knowledge",
-                "--max-time",
-                "20",
-                &url,
-            ])
-            .output()
-    });
-    let Ok(out) = out else { return };
-    assert!(out.stdout == expected, "got {} bytes", out.stdout.len());
+    let Some(received) = fetch_over_h2(&server, "/big") else {
+        return;
+    };
+    assert!(received == expected, "got {} bytes", received.len());
 }
 
 /// h2load's many concurrent streams over several connections all succeed.
@@ -140,18 +142,8 @@ fn large_file_from_a_pull_producer_arrives_whole() {
     )
     .expect("serve the directory");
     let server = Server::start(Rc::new(file));
-    let url = server.url("/big.bin");
-    let out = server.run_beside(move || {
-        Command::new("curl")
-            .args([
-                "--silent",
-                "--http2-prior-knowledge",
-                "--max-time",
-                "20",
-                &url,
-            ])
-            .output()
-    });
-    let Ok(out) = out else { return };
-    assert!(out.stdout == content, "got {} bytes", out.stdout.len());
+    let Some(received) = fetch_over_h2(&server, "/big.bin") else {
+        return;
+    };
+    assert!(received == content, "got {} bytes", received.len());
 }

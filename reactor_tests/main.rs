@@ -1,6 +1,7 @@
 //! Reactor integration suite: real sockets on 127.0.0.1, real threads and signals, and the
 //! fake clock wherever time matters.
 
+mod binary;
 mod cli;
 mod defer;
 mod endpoint_strings;

@@ -1,48 +1,36 @@
 //! `torsion web --path` and `--static`: the real binary on 127.0.0.1.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::fixture;
+use crate::binary::{Running, assert_fails_in_one_line, torsion};
 use crate::util::TempDir;
 use crate::web::support::{Response, parse_responses};
 
 /// A running `torsion web`; killed when dropped.
-struct Torsion {
-    child: Child,
-    address: String,
-}
+struct Torsion(Running);
 
 impl Torsion {
     fn start(dir: &Path, args: &[&str]) -> Torsion {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_torsion"))
-            .current_dir(dir)
-            .args([
+        let mut command = torsion(
+            dir,
+            &[
                 "web",
                 "--listen",
                 "tcp:0:interface=127.0.0.1",
                 "--no-access-log",
-            ])
-            .args(args)
-            .env_remove("VIRTUAL_ENV")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        assert!(line.contains("serving"), "unexpected first line: {line:?}");
-        let address = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Torsion { child, address }
+            ],
+        );
+        command.args(args);
+        Torsion(Running::spawn(command))
     }
 
     fn raw(&self, request: &str) -> Vec<u8> {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let mut stream = TcpStream::connect(self.0.address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -63,20 +51,6 @@ impl Torsion {
     }
 }
 
-impl Drop for Torsion {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The process's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// `--path` serves a 1 GiB sparse file to a client that first reads nothing: the server's
 /// memory does not grow with the file (sendfile sends it from the page cache), and then the
 /// whole gigabyte arrives.
@@ -87,15 +61,15 @@ fn path_serves_a_gigabyte_with_bounded_memory() {
     file.set_len(1 << 30).unwrap();
     let root = dir.join("root");
     let server = Torsion::start(dir.path(), &["--path", root.to_str().unwrap()]);
-    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let mut stream = TcpStream::connect(server.0.address).unwrap();
     stream
         .write_all(b"GET /sparse.bin HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();
-    let baseline = rss_kib(server.child.id());
+    let baseline = server.0.rss_kib();
     let mut peak = baseline;
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(30));
-        peak = peak.max(rss_kib(server.child.id()));
+        peak = peak.max(server.0.rss_kib());
     }
     assert!(
         peak < baseline + 16 * 1024,
@@ -114,7 +88,7 @@ fn path_serves_a_gigabyte_with_bounded_memory() {
     }
     assert!(total > 1 << 30, "only {total} bytes arrived");
     assert!(total < (1 << 30) + 1024, "{total} bytes arrived");
-    assert!(rss_kib(server.child.id()) < baseline + 16 * 1024);
+    assert!(server.0.rss_kib() < baseline + 16 * 1024);
 }
 
 const ECHO_APP: &str = r#"
@@ -188,19 +162,6 @@ fn file_options_from_the_command_line() {
     assert_eq!(server.get("/escape", "").status, 404);
 }
 
-/// Runs `torsion` with `args`; it must fail to start with one line containing `needle`.
-fn assert_fails_in_one_line(dir: &TempDir, args: &[&str], needle: &str) {
-    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
-        .current_dir(dir.path())
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{args:?} started");
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
-}
-
 /// Bad paths and bad option values are one-line errors at start-up.
 #[test]
 fn bad_static_options_are_one_line_errors() {
@@ -230,17 +191,15 @@ fn bad_static_options_are_one_line_errors() {
         (&["web", "--path", ".", "--index", "a/b"], "not a file name"),
     ];
     for (args, needle) in cases {
-        assert_fails_in_one_line(&dir, args, needle);
+        assert_fails_in_one_line(dir.path(), args, needle);
     }
 }
 
 /// --help lists the static-file options.
 #[test]
 fn help_lists_static_options() {
-    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
-        .args(["web", "--help"])
-        .output()
-        .unwrap();
+    let dir = TempDir::new("static-help");
+    let output = torsion(dir.path(), &["web", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for option in [
         "--path",

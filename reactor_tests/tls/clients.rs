@@ -8,7 +8,10 @@ use std::rc::Rc;
 use torsion::tls::TlsOptions;
 use torsion::web::{Render, Request, Resource, Site};
 
-use super::{Pki, beside, quoted, serve, ssl_description};
+use torsion::reactor::Reactor;
+
+use super::{Pki, SslServer, beside, quoted, serve};
+use crate::binary::curl;
 use crate::util::new_reactor;
 
 /// Answers every request with whether it arrived over TLS.
@@ -24,24 +27,22 @@ impl Resource for Secure {
     }
 }
 
+/// A web site of [`Secure`] behind `ssl:`, offering only HTTP/1.1.
+fn secure_site(label: &str, reactor: &Reactor) -> SslServer {
+    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
+    SslServer::start(label, reactor, &TlsOptions::http1_only(), site)
+}
+
 /// curl fetches a page over https, checking the certificate against the test authority; the
 /// request says it is secure and HTTP/1.1 was negotiated.
 #[test]
 fn curl_fetches_over_https() {
-    let pki = Pki::new("curl");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
-    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
-    let (_listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &TlsOptions::http1_only(),
-        site,
-    );
-    let ca = pki.ca.clone();
+    let server = secure_site("curl", &reactor);
+    let (ca, address) = (server.pki.ca.clone(), server.address);
     let output = beside(&reactor, move || {
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+        curl(10)
+            .arg("--cacert")
             .arg(&ca)
             .args(["--write-out", "\n%{http_version} %{ssl_verify_result}"])
             .arg(format!("https://{address}/"))
@@ -58,25 +59,17 @@ fn curl_fetches_over_https() {
 /// Both TLS 1.2 and TLS 1.3 handshakes succeed, each pinned from the client side.
 #[test]
 fn tls_1_2_and_1_3_are_both_accepted() {
-    let pki = Pki::new("versions");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
     let reactor = new_reactor();
-    let site = Site::new(reactor.clock().clone(), Rc::new(Secure));
-    let (_listening, address) = serve(
-        &reactor,
-        &ssl_description(&pem),
-        &TlsOptions::http1_only(),
-        site,
-    );
-    let ca = pki.ca.clone();
+    let server = secure_site("versions", &reactor);
+    let (ca, address) = (server.pki.ca.clone(), server.address);
     let output = beside(&reactor, move || {
         let mut seen = Vec::new();
         for pin in [
             ["--tlsv1.2", "--tls-max", "1.2"],
             ["--tlsv1.3", "--tls-max", "1.3"],
         ] {
-            let output = Command::new("curl")
-                .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+            let output = curl(10)
+                .arg("--cacert")
                 .arg(&ca)
                 .args(pin)
                 .args(["--write-out", " %{ssl_verify_result}", "--verbose"])

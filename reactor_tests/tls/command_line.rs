@@ -1,15 +1,18 @@
 //! `torsion web` with TLS endpoints: the real binary, a WSGI application, rustls clients.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use rcgen::ExtendedKeyUsagePurpose;
 use torsion::tls::{ALPN_HTTP1, ALPN_HTTP2};
 
-use super::{BlockingClient, Pki, blocking_client, client_config, quoted, served_certificate};
+use super::{
+    BlockingClient, Pki, blocking_client, client_config, quoted, served_certificate,
+    ssl_description,
+};
+use crate::binary::{Running, torsion};
 
 const APPS: &str = r#"
 def scheme(environ, start_response):
@@ -18,66 +21,24 @@ def scheme(environ, start_response):
     return [body]
 "#;
 
-fn torsion(dir: &Path, args: &[&str]) -> Command {
+/// `torsion web` serving the application in `dir` with `args` added.
+fn web(dir: &Path, args: &[&str]) -> Command {
     fs::write(dir.join("tlsapps.py"), APPS).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_torsion"));
-    command
-        .current_dir(dir)
-        .args(["web", "--wsgi", "tlsapps.scheme", "--no-access-log"])
-        .args(args)
-        .env_remove("VIRTUAL_ENV");
+    let mut command = torsion(dir, &["web", "--wsgi", "tlsapps.scheme", "--no-access-log"]);
+    command.args(args);
     command
 }
 
-/// A running `torsion web`; killed when dropped.
-struct Server {
-    child: Child,
-    stderr: BufReader<ChildStderr>,
-    address: SocketAddr,
-}
-
-impl Server {
-    fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut child = torsion(dir, args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        assert!(line.contains("serving"), "unexpected first line: {line:?}");
-        let address = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
-        Server {
-            child,
-            stderr,
-            address,
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([signal, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    fn next_line(&mut self) -> String {
-        let mut line = String::new();
-        self.stderr.read_line(&mut line).unwrap();
-        line
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `torsion web` listening on `ssl:` with a certificate from a new authority named `label`,
+/// `args` added; returns the server, the authority, and the file it serves (key and
+/// certificate) with the certificate in it.
+fn start_over_ssl(label: &str, args: &[&str]) -> (Running, Pki, (PathBuf, Vec<u8>)) {
+    let pki = Pki::new(label);
+    let issued = pki.server("server.pem", &["127.0.0.1"]);
+    let listen = ssl_description(&issued.0);
+    let mut command = web(pki.dir.path(), &["--listen", &listen]);
+    command.args(args);
+    (Running::spawn(command), pki, issued)
 }
 
 /// Sends a keep-alive GET on `client` and returns the response body.
@@ -102,16 +63,10 @@ fn get(client: &mut BlockingClient) -> String {
     String::from_utf8(body).unwrap()
 }
 
-fn ssl_listen(pem: &Path) -> String {
-    format!("ssl:0:interface=127.0.0.1:privateKey={}", quoted(pem))
-}
-
 /// A WSGI application served over `ssl:` sees `wsgi.url_scheme` "https".
 #[test]
 fn wsgi_url_scheme_is_https() {
-    let pki = Pki::new("cli-scheme");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
-    let server = Server::start(pki.dir.path(), &["--listen", &ssl_listen(&pem)]);
+    let (server, pki, _) = start_over_ssl("cli-scheme", &[]);
     let mut client =
         blocking_client(server.address, "127.0.0.1", client_config(&pki.ca, &[])).unwrap();
     assert_eq!(get(&mut client), "https");
@@ -120,12 +75,7 @@ fn wsgi_url_scheme_is_https() {
 /// With `--no-http2` a client offering h2 and http/1.1 gets http/1.1.
 #[test]
 fn no_http2_offers_only_http1() {
-    let pki = Pki::new("cli-alpn");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
-    let server = Server::start(
-        pki.dir.path(),
-        &["--no-http2", "--listen", &ssl_listen(&pem)],
-    );
+    let (server, pki, _) = start_over_ssl("cli-alpn", &["--no-http2"]);
     let config = client_config(&pki.ca, &[ALPN_HTTP2, ALPN_HTTP1]);
     let mut client = blocking_client(server.address, "127.0.0.1", config).unwrap();
     assert_eq!(client.conn.alpn_protocol(), Some(ALPN_HTTP1));
@@ -136,9 +86,7 @@ fn no_http2_offers_only_http1() {
 /// before keeps being served.
 #[test]
 fn sighup_reloads_certificates_without_dropping_connections() {
-    let pki = Pki::new("cli-reload");
-    let (pem, old) = pki.server("server.pem", &["127.0.0.1"]);
-    let mut server = Server::start(pki.dir.path(), &["--listen", &ssl_listen(&pem)]);
+    let (mut server, pki, (pem, old)) = start_over_ssl("cli-reload", &[]);
     let config = client_config(&pki.ca, &[]);
     let mut before = blocking_client(server.address, "127.0.0.1", config.clone()).unwrap();
     assert_eq!(get(&mut before), "https");
@@ -161,9 +109,7 @@ fn sighup_reloads_certificates_without_dropping_connections() {
 /// A reload that meets a bad file says so in one line and keeps serving the old certificate.
 #[test]
 fn sighup_with_a_bad_file_keeps_the_old_certificates() {
-    let pki = Pki::new("cli-reload-bad");
-    let (pem, old) = pki.server("server.pem", &["127.0.0.1"]);
-    let mut server = Server::start(pki.dir.path(), &["--listen", &ssl_listen(&pem)]);
+    let (mut server, pki, (pem, old)) = start_over_ssl("cli-reload-bad", &[]);
     let config = client_config(&pki.ca, &[]);
     // A first exchange shows the reactor runs, with its signal handlers installed.
     let mut first = blocking_client(server.address, "127.0.0.1", config.clone()).unwrap();
@@ -177,9 +123,9 @@ fn sighup_with_a_bad_file_keeps_the_old_certificates() {
     assert_eq!(served_certificate(&client.unwrap()), old);
 }
 
-/// Runs `torsion web --listen LISTEN` to its end; returns whether it succeeded and its stderr.
+/// Runs `torsion web --listen LISTEN` to its end, which must fail; returns its stderr.
 fn fails_to_start(dir: &Path, listen: &str) -> String {
-    let output = torsion(dir, &["--listen", listen]).output().unwrap();
+    let output = web(dir, &["--listen", listen]).output().unwrap();
     assert!(!output.status.success(), "started with {listen}");
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -233,7 +179,7 @@ fn bad_tls_files_are_one_line_errors_naming_the_file() {
         (
             format!(
                 "{}:caCerts={}",
-                ssl_listen(&good),
+                ssl_description(&good),
                 quoted(&pki.join("empty.pem"))
             ),
             "empty.pem",
@@ -259,9 +205,7 @@ fn bad_tls_files_are_one_line_errors_naming_the_file() {
 /// the client preface with a SETTINGS frame.
 #[test]
 fn default_alpn_chooses_http2_and_speaks_it() {
-    let pki = Pki::new("cli-h2");
-    let (pem, _) = pki.server("server.pem", &["127.0.0.1"]);
-    let server = Server::start(pki.dir.path(), &["--listen", &ssl_listen(&pem)]);
+    let (server, pki, _) = start_over_ssl("cli-h2", &[]);
     let config = client_config(&pki.ca, &[ALPN_HTTP2, ALPN_HTTP1]);
     let mut client = blocking_client(server.address, "127.0.0.1", config).unwrap();
     assert_eq!(client.conn.alpn_protocol(), Some(ALPN_HTTP2));

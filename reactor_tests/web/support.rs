@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
-use std::process::Command;
 use std::rc::Rc;
 use std::thread::{self, JoinHandle};
 
@@ -182,12 +181,7 @@ impl Write for SharedBuffer {
 /// Runs curl with `args`; `None` (and a message) if curl is not installed.
 pub(crate) fn curl(server: &Server, args: &[&str]) -> Option<String> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let output = server.run_beside(move || {
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "10"])
-            .args(&args)
-            .output()
-    });
+    let output = server.run_beside(move || crate::binary::curl(10).args(&args).output());
     match output {
         Ok(output) => {
             assert!(output.status.success(), "curl failed: {output:?}");
