@@ -21,8 +21,8 @@ pub(crate) fn torsion(dir: &Path, args: &[&str]) -> Command {
 pub(crate) struct Running {
     pub(crate) child: Child,
     stderr: BufReader<ChildStderr>,
-    /// Where it listens, from its first line.
-    pub(crate) address: SocketAddr,
+    /// Its first line, which says where it serves.
+    first_line: String,
 }
 
 impl Running {
@@ -37,17 +37,21 @@ impl Running {
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();
         assert!(line.contains("serving"), "unexpected first line: {line:?}");
-        let address = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
         Running {
             child,
             stderr,
-            address,
+            first_line: line,
         }
+    }
+
+    /// The TCP address it serves on, from its first line.
+    pub(crate) fn address(&self) -> SocketAddr {
+        let line = &self.first_line;
+        line.trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
     /// Sends `signal` (such as "-HUP") to the process.

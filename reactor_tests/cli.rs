@@ -1,10 +1,10 @@
 //! `torsion web --wsgi`: the real binary serving real WSGI applications on 127.0.0.1, talked to
 //! with raw sockets and curl.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::binary::{self, Running, curl, torsion};
@@ -131,7 +131,7 @@ impl Server {
         args.extend_from_slice(extra);
         let running = Running::spawn(torsion(&dir.0, &args));
         Self {
-            address: running.address,
+            address: running.address(),
             running,
             _dir: dir,
         }
@@ -377,17 +377,10 @@ fn serves_over_a_unix_socket() {
     let dir = AppDir::new();
     let socket = dir.0.join("web.sock");
     let endpoint = format!("unix:{}", socket.display());
-    let mut child = torsion(
+    let server = Running::spawn(torsion(
         &dir.0,
         &["web", "--wsgi", "apps.echo", "--listen", &endpoint],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+    ));
     let output = Command::new("curl")
         .args([
             "-s",
@@ -397,8 +390,7 @@ fn serves_over_a_unix_socket() {
         ])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let body = String::from_utf8_lossy(&output.stdout);
     assert!(body.contains("path=/over/unix"), "{body}");
     assert!(body.contains("remote_port=False"), "{body}");

@@ -30,7 +30,7 @@ impl Torsion {
     }
 
     fn raw(&self, request: &str) -> Vec<u8> {
-        let mut stream = TcpStream::connect(self.0.address).unwrap();
+        let mut stream = TcpStream::connect(self.0.address()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -61,7 +61,7 @@ fn path_serves_a_gigabyte_with_bounded_memory() {
     file.set_len(1 << 30).unwrap();
     let root = dir.join("root");
     let server = Torsion::start(dir.path(), &["--path", root.to_str().unwrap()]);
-    let mut stream = TcpStream::connect(server.0.address).unwrap();
+    let mut stream = TcpStream::connect(server.0.address()).unwrap();
     stream
         .write_all(b"GET /sparse.bin HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();

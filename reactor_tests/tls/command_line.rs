@@ -68,7 +68,7 @@ fn get(client: &mut BlockingClient) -> String {
 fn wsgi_url_scheme_is_https() {
     let (server, pki, _) = start_over_ssl("cli-scheme", &[]);
     let mut client =
-        blocking_client(server.address, "127.0.0.1", client_config(&pki.ca, &[])).unwrap();
+        blocking_client(server.address(), "127.0.0.1", client_config(&pki.ca, &[])).unwrap();
     assert_eq!(get(&mut client), "https");
 }
 
@@ -77,7 +77,7 @@ fn wsgi_url_scheme_is_https() {
 fn no_http2_offers_only_http1() {
     let (server, pki, _) = start_over_ssl("cli-alpn", &["--no-http2"]);
     let config = client_config(&pki.ca, &[ALPN_HTTP2, ALPN_HTTP1]);
-    let mut client = blocking_client(server.address, "127.0.0.1", config).unwrap();
+    let mut client = blocking_client(server.address(), "127.0.0.1", config).unwrap();
     assert_eq!(client.conn.alpn_protocol(), Some(ALPN_HTTP1));
     assert_eq!(get(&mut client), "https");
 }
@@ -88,7 +88,7 @@ fn no_http2_offers_only_http1() {
 fn sighup_reloads_certificates_without_dropping_connections() {
     let (mut server, pki, (pem, old)) = start_over_ssl("cli-reload", &[]);
     let config = client_config(&pki.ca, &[]);
-    let mut before = blocking_client(server.address, "127.0.0.1", config.clone()).unwrap();
+    let mut before = blocking_client(server.address(), "127.0.0.1", config.clone()).unwrap();
     assert_eq!(get(&mut before), "https");
     assert_eq!(served_certificate(&before), old);
 
@@ -100,7 +100,7 @@ fn sighup_reloads_certificates_without_dropping_connections() {
         "{line:?}"
     );
 
-    let mut after = blocking_client(server.address, "127.0.0.1", config).unwrap();
+    let mut after = blocking_client(server.address(), "127.0.0.1", config).unwrap();
     assert_eq!(served_certificate(&after), new);
     assert_eq!(get(&mut after), "https");
     assert_eq!(get(&mut before), "https");
@@ -112,14 +112,14 @@ fn sighup_with_a_bad_file_keeps_the_old_certificates() {
     let (mut server, pki, (pem, old)) = start_over_ssl("cli-reload-bad", &[]);
     let config = client_config(&pki.ca, &[]);
     // A first exchange shows the reactor runs, with its signal handlers installed.
-    let mut first = blocking_client(server.address, "127.0.0.1", config.clone()).unwrap();
+    let mut first = blocking_client(server.address(), "127.0.0.1", config.clone()).unwrap();
     assert_eq!(get(&mut first), "https");
     fs::write(&pem, "garbage\n").unwrap();
     server.signal("-HUP");
     let line = server.next_line();
     assert!(line.contains("kept the previous certificates"), "{line:?}");
     assert!(line.contains("server.pem"), "{line:?}");
-    let client = blocking_client(server.address, "127.0.0.1", config);
+    let client = blocking_client(server.address(), "127.0.0.1", config);
     assert_eq!(served_certificate(&client.unwrap()), old);
 }
 
@@ -207,7 +207,7 @@ fn bad_tls_files_are_one_line_errors_naming_the_file() {
 fn default_alpn_chooses_http2_and_speaks_it() {
     let (server, pki, _) = start_over_ssl("cli-h2", &[]);
     let config = client_config(&pki.ca, &[ALPN_HTTP2, ALPN_HTTP1]);
-    let mut client = blocking_client(server.address, "127.0.0.1", config).unwrap();
+    let mut client = blocking_client(server.address(), "127.0.0.1", config).unwrap();
     assert_eq!(client.conn.alpn_protocol(), Some(ALPN_HTTP2));
     client
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
