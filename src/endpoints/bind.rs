@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use super::inherited_descriptors;
@@ -124,10 +125,6 @@ pub fn listen_with_tls(
     options: &TlsOptions,
     factory: impl Factory + 'static,
 ) -> Result<Listening, ListenError> {
-    let tls_error = |error| ListenError::Tls {
-        endpoint: endpoint.to_string(),
-        error: Box::new(error),
-    };
     match endpoint {
         ServerEndpoint::Ssl {
             port,
@@ -143,19 +140,11 @@ pub fn listen_with_tls(
                 cert_key: cert_key.clone(),
                 extra_cert_chain: extra_cert_chain.clone(),
             };
-            let tls =
-                ServerTls::load(source, ca_certs.clone(), options.clone()).map_err(tls_error)?;
+            let tls = load_tls(endpoint, source, ca_certs.clone(), options)?;
             let factory = TlsServerFactory::new(reactor, tls.clone(), factory);
-            let port = listen_tcp_on(
-                reactor,
-                SocketAddr::new(*interface, *port),
-                *backlog,
-                factory,
-            )
-            .map_err(|error| ListenError::Io {
-                endpoint: endpoint.to_string(),
-                error,
-            })?;
+            let address = SocketAddr::new(*interface, *port);
+            let port = listen_tcp_on(reactor, address, *backlog, factory)
+                .map_err(|error| io_error(endpoint, error))?;
             Ok(Listening {
                 port,
                 tls: Some(tls),
@@ -163,7 +152,7 @@ pub fn listen_with_tls(
         }
         ServerEndpoint::Sni { cert_dir, inner } => {
             let source = CertificateSource::Directory(cert_dir.clone());
-            let tls = ServerTls::load(source, None, options.clone()).map_err(tls_error)?;
+            let tls = load_tls(endpoint, source, None, options)?;
             let factory = TlsServerFactory::new(reactor, tls.clone(), factory);
             let port = listen_plain(reactor, inner, factory)?;
             Ok(Listening {
@@ -178,16 +167,34 @@ pub fn listen_with_tls(
     }
 }
 
+/// Loads the certificates `endpoint` names, a failure naming the endpoint.
+fn load_tls(
+    endpoint: &ServerEndpoint,
+    source: CertificateSource,
+    ca_certs: Option<PathBuf>,
+    options: &TlsOptions,
+) -> Result<ServerTls, ListenError> {
+    ServerTls::load(source, ca_certs, options.clone()).map_err(|error| ListenError::Tls {
+        endpoint: endpoint.to_string(),
+        error: Box::new(error),
+    })
+}
+
+/// `error` from listening on `endpoint`, naming it.
+fn io_error(endpoint: &ServerEndpoint, error: io::Error) -> ListenError {
+    ListenError::Io {
+        endpoint: endpoint.to_string(),
+        error,
+    }
+}
+
 /// Listens on an endpoint without TLS of its own (the inner endpoint of `sni:`).
 fn listen_plain(
     reactor: &Reactor,
     endpoint: &ServerEndpoint,
     factory: impl Factory + 'static,
 ) -> Result<Port, ListenError> {
-    let io_error = |error| ListenError::Io {
-        endpoint: endpoint.to_string(),
-        error,
-    };
+    let io_error = |error| io_error(endpoint, error);
     match endpoint {
         ServerEndpoint::Tcp {
             port,

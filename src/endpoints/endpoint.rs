@@ -270,6 +270,44 @@ fn optional_path(
     }
 }
 
+/// Writes the `interface` and `backlog` of a TCP listener where they differ from the defaults.
+fn tcp_listening<A: PartialEq + fmt::Display>(
+    formatter: &mut fmt::Formatter<'_>,
+    interface: A,
+    default_interface: A,
+    backlog: u32,
+) -> fmt::Result {
+    keyword_unless(formatter, "interface", interface, default_interface, |a| {
+        escape_field(&a.to_string())
+    })?;
+    keyword_unless(formatter, "backlog", backlog, DEFAULT_BACKLOG, |n| {
+        n.to_string()
+    })
+}
+
+/// Writes the `timeout` (unless the default) and `bindAddress` (if any) of a TCP client.
+fn tcp_connecting(
+    formatter: &mut fmt::Formatter<'_>,
+    timeout: Duration,
+    bind_address: Option<IpAddr>,
+) -> fmt::Result {
+    keyword_unless(
+        formatter,
+        "timeout",
+        timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+        format_seconds,
+    )?;
+    match bind_address {
+        Some(address) => write!(
+            formatter,
+            ":bindAddress={}",
+            escape_field(&address.to_string())
+        ),
+        None => Ok(()),
+    }
+}
+
 fn flag_text(value: bool) -> String {
     if value { "1" } else { "0" }.to_owned()
 }
@@ -283,17 +321,7 @@ impl fmt::Display for ServerEndpoint {
                 backlog,
             } => {
                 write!(formatter, "tcp:{port}")?;
-                let address = |address: IpAddr| escape_field(&address.to_string());
-                keyword_unless(
-                    formatter,
-                    "interface",
-                    *interface,
-                    DEFAULT_TCP_INTERFACE,
-                    address,
-                )?;
-                keyword_unless(formatter, "backlog", *backlog, DEFAULT_BACKLOG, |n| {
-                    n.to_string()
-                })
+                tcp_listening(formatter, *interface, DEFAULT_TCP_INTERFACE, *backlog)
             }
             ServerEndpoint::Tcp6 {
                 port,
@@ -301,17 +329,7 @@ impl fmt::Display for ServerEndpoint {
                 backlog,
             } => {
                 write!(formatter, "tcp6:{port}")?;
-                let address = |address: Ipv6Addr| escape_field(&address.to_string());
-                keyword_unless(
-                    formatter,
-                    "interface",
-                    *interface,
-                    DEFAULT_TCP6_INTERFACE,
-                    address,
-                )?;
-                keyword_unless(formatter, "backlog", *backlog, DEFAULT_BACKLOG, |n| {
-                    n.to_string()
-                })
+                tcp_listening(formatter, *interface, DEFAULT_TCP6_INTERFACE, *backlog)
             }
             ServerEndpoint::Unix {
                 path,
@@ -354,17 +372,7 @@ impl fmt::Display for ServerEndpoint {
                 keyword_unless(formatter, "certKey", cert_key, private_key, |p| {
                     path_text(p)
                 })?;
-                let address = |address: IpAddr| escape_field(&address.to_string());
-                keyword_unless(
-                    formatter,
-                    "interface",
-                    *interface,
-                    DEFAULT_TCP_INTERFACE,
-                    address,
-                )?;
-                keyword_unless(formatter, "backlog", *backlog, DEFAULT_BACKLOG, |n| {
-                    n.to_string()
-                })?;
+                tcp_listening(formatter, *interface, DEFAULT_TCP_INTERFACE, *backlog)?;
                 optional_path(formatter, "extraCertChain", extra_cert_chain.as_ref())?;
                 optional_path(formatter, "caCerts", ca_certs.as_ref())
             }
@@ -385,21 +393,7 @@ impl fmt::Display for ClientEndpoint {
                 bind_address,
             } => {
                 write!(formatter, "tcp:{}:{port}", escape_field(host))?;
-                keyword_unless(
-                    formatter,
-                    "timeout",
-                    *timeout,
-                    DEFAULT_CONNECT_TIMEOUT,
-                    format_seconds,
-                )?;
-                match bind_address {
-                    Some(address) => write!(
-                        formatter,
-                        ":bindAddress={}",
-                        escape_field(&address.to_string())
-                    ),
-                    None => Ok(()),
-                }
+                tcp_connecting(formatter, *timeout, *bind_address)
             }
             ClientEndpoint::Unix {
                 path,
@@ -426,20 +420,7 @@ impl fmt::Display for ClientEndpoint {
                 private_key,
             } => {
                 write!(formatter, "tls:{}:{port}", escape_field(host))?;
-                keyword_unless(
-                    formatter,
-                    "timeout",
-                    *timeout,
-                    DEFAULT_CONNECT_TIMEOUT,
-                    format_seconds,
-                )?;
-                if let Some(address) = bind_address {
-                    write!(
-                        formatter,
-                        ":bindAddress={}",
-                        escape_field(&address.to_string())
-                    )?;
-                }
+                tcp_connecting(formatter, *timeout, *bind_address)?;
                 optional_path(formatter, "caCerts", ca_certs.as_ref())?;
                 optional_path(formatter, "certificate", certificate.as_ref())?;
                 optional_path(formatter, "privateKey", private_key.as_ref())

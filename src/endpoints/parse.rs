@@ -285,30 +285,38 @@ static UNIX_CLIENT: Signature = Signature {
 /// `tcp:PORT[:interface=ADDR][:backlog=N]`; an empty interface means the default.
 fn parse_tcp_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
     let bound = bind(description, &TCP_SERVER)?;
+    let (port, interface, backlog) = tcp_listening(&bound, ip_address, DEFAULT_TCP_INTERFACE)?;
+    Ok(ServerEndpoint::Tcp {
+        port,
+        interface,
+        backlog,
+    })
+}
+
+/// The `port`, `interface` (read by `address`; empty or absent means `default`) and `backlog`
+/// of a TCP listener.
+fn tcp_listening<A>(
+    bound: &Arguments<'_>,
+    address: fn(&str) -> Result<A, Rejection>,
+    default: A,
+) -> Result<(u16, A, u32), EndpointError> {
     let port = bound.required("port", listening_port)?;
     let interface = match bound.text("interface") {
         Some("") => None,
-        _ => bound.optional("interface", ip_address)?,
+        _ => bound.optional("interface", address)?,
     };
-    Ok(ServerEndpoint::Tcp {
-        port,
-        interface: interface.unwrap_or(DEFAULT_TCP_INTERFACE),
-        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
-    })
+    let backlog = bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?;
+    Ok((port, interface.unwrap_or(default), backlog))
 }
 
 /// `tcp6:PORT[:interface=ADDR][:backlog=N]`; an empty interface means the default.
 fn parse_tcp6_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
     let bound = bind(description, &TCP6_SERVER)?;
-    let port = bound.required("port", listening_port)?;
-    let interface = match bound.text("interface") {
-        Some("") => None,
-        _ => bound.optional("interface", ipv6_address)?,
-    };
+    let (port, interface, backlog) = tcp_listening(&bound, ipv6_address, DEFAULT_TCP6_INTERFACE)?;
     Ok(ServerEndpoint::Tcp6 {
         port,
-        interface: interface.unwrap_or(DEFAULT_TCP6_INTERFACE),
-        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+        interface,
+        backlog,
     })
 }
 
@@ -417,17 +425,13 @@ fn file_path(text: &str) -> Result<PathBuf, Rejection> {
 /// to `server.pem` (one file holding key and certificate).
 fn parse_ssl_server(description: &Description) -> Result<ServerEndpoint, EndpointError> {
     let bound = bind(description, &SSL_SERVER)?;
-    let port = bound.required("port", listening_port)?;
-    let interface = match bound.text("interface") {
-        Some("") => None,
-        _ => bound.optional("interface", ip_address)?,
-    };
+    let (port, interface, backlog) = tcp_listening(&bound, ip_address, DEFAULT_TCP_INTERFACE)?;
     let private_key =
         bound.or_default("privateKey", PathBuf::from(DEFAULT_PRIVATE_KEY), file_path)?;
     Ok(ServerEndpoint::Ssl {
         port,
-        interface: interface.unwrap_or(DEFAULT_TCP_INTERFACE),
-        backlog: bound.or_default("backlog", DEFAULT_BACKLOG, backlog)?,
+        interface,
+        backlog,
         cert_key: bound.or_default("certKey", private_key.clone(), file_path)?,
         private_key,
         extra_cert_chain: bound.optional("extraCertChain", file_path)?,
