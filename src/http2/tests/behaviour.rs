@@ -152,15 +152,11 @@ fn malformed_requests_are_reset() {
 fn flow_control_blocks_and_resumes() {
     let now = t0();
     let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = PREFACE.to_vec();
     frame::write_settings(&mut input, &[(0x4, 1000)]);
     input.extend(client.get(1, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[1]);
     let id = StreamId(1);
-    conn.send_response(id, ResponseHead::new(StatusCode::OK))
-        .unwrap();
     conn.send_data_owned(id, vec![7; 2500]).unwrap();
     conn.finish(id).unwrap();
     let mut out = Vec::new();
@@ -187,17 +183,13 @@ fn flow_control_blocks_and_resumes() {
 fn data_is_fair_across_streams() {
     let now = t0();
     let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = PREFACE.to_vec();
     frame::write_settings(&mut input, &[(0x4, 1 << 20)]);
     frame::write_window_update(&mut input, 0, 1 << 20);
     input.extend(client.get(1, "/"));
     input.extend(client.get(3, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[1, 3]);
     for id in [StreamId(1), StreamId(3)] {
-        conn.send_response(id, ResponseHead::new(StatusCode::OK))
-            .unwrap();
         conn.send_data_owned(id, vec![1; 64 * 1024]).unwrap();
         conn.finish(id).unwrap();
     }
@@ -281,11 +273,9 @@ fn client_reset_is_reported() {
 fn graceful_goaway() {
     let now = t0();
     let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = client.preface();
     input.extend(client.get(1, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[]);
     conn.shutdown();
     conn.handle_input(now, &client.get(3, "/"));
     assert!(!conn.is_closed());
@@ -312,9 +302,7 @@ fn early_response_resets_no_error() {
     let mut input = client.preface();
     input.extend(client.headers(1, &request("/", "POST"), false));
     let now = t0();
-    let mut conn = ServerConn::new(Config::default(), now);
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[]);
     super::respond(&mut conn, StreamId(1), b"/");
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
@@ -329,7 +317,12 @@ fn early_response_resets_no_error() {
 /// Frame-level violations end the connection with the RFC's error code.
 #[test]
 fn connection_errors() {
-    let client = Client::new();
+    /// The client's preface followed by what `write` adds.
+    fn after_preface(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut input = Client::new().preface();
+        write(&mut input);
+        input
+    }
     let cases: Vec<(Vec<u8>, ErrorCode)> = vec![
         (
             b"GET / HTTP/1.1\r\n\r\n".to_vec(),
@@ -344,77 +337,45 @@ fn connection_errors() {
             ErrorCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_head(&mut v, 16_385, kind::DATA, 0, 1);
+            after_preface(|v| {
+                frame::write_head(v, 16_385, kind::DATA, 0, 1);
                 v.extend([0; 16_385]);
-                v
-            },
+            }),
             ErrorCode::FRAME_SIZE_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_data(&mut v, 1, b"x", false);
-                v
-            },
+            after_preface(|v| frame::write_data(v, 1, b"x", false)),
             ErrorCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_head(&mut v, 4, kind::PING, 0, 0);
+            after_preface(|v| {
+                frame::write_head(v, 4, kind::PING, 0, 0);
                 v.extend([0; 4]);
-                v
-            },
+            }),
             ErrorCode::FRAME_SIZE_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_settings(&mut v, &[(0x2, 2)]);
-                v
-            },
+            after_preface(|v| frame::write_settings(v, &[(0x2, 2)])),
             ErrorCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_settings(&mut v, &[(0x4, 1 << 31)]);
-                v
-            },
+            after_preface(|v| frame::write_settings(v, &[(0x4, 1 << 31)])),
             ErrorCode::FLOW_CONTROL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_window_update(&mut v, 0, (1 << 31) - 1);
-                v
-            },
+            after_preface(|v| frame::write_window_update(v, 0, (1 << 31) - 1)),
             ErrorCode::FLOW_CONTROL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_head(&mut v, 0, kind::PUSH_PROMISE, 4, 1);
-                v
-            },
+            after_preface(|v| frame::write_head(v, 0, kind::PUSH_PROMISE, 4, 1)),
             ErrorCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                v.extend(Client::new().get(2, "/"));
-                v
-            },
+            after_preface(|v| v.extend(Client::new().get(2, "/"))),
             ErrorCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut v = client.preface();
-                frame::write_head(&mut v, 0, kind::CONTINUATION, 4, 1);
-                v
-            },
+            after_preface(|v| frame::write_head(v, 0, kind::CONTINUATION, 4, 1)),
             ErrorCode::PROTOCOL_ERROR,
         ),
     ];
@@ -437,11 +398,9 @@ fn frames_on_closed_streams() {
 
     let now = t0();
     let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = client.preface();
     input.extend(client.get(1, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[]);
     super::respond(&mut conn, StreamId(1), b"/");
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);

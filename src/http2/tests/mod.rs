@@ -172,6 +172,29 @@ pub(super) fn run_with(config: &Config, input: &[u8], cuts: &[usize], answer: An
     }
 }
 
+/// A connection with the default configuration that has read `input`, its events drained, and
+/// sent a 200 response head on each stream in `answered`.
+pub(super) fn serving(now: Instant, input: &[u8], answered: &[u32]) -> ServerConn {
+    let mut conn = ServerConn::new(Config::default(), now);
+    conn.handle_input(now, input);
+    while conn.poll_event().is_some() {}
+    for &id in answered {
+        conn.send_response(StreamId(id), ResponseHead::new(StatusCode::OK))
+            .unwrap();
+    }
+    conn
+}
+
+/// The preface, SETTINGS that shut every stream's send window, the server's SETTINGS
+/// acknowledged, and a GET on stream 1.
+pub(super) fn get_with_shut_window(client: &mut Client) -> Vec<u8> {
+    let mut input = client.preface();
+    frame::write_settings(&mut input, &[(0x4, 0)]);
+    frame::write_settings_ack(&mut input);
+    input.extend(client.get(1, "/"));
+    input
+}
+
 fn respond(conn: &mut ServerConn, id: StreamId, path: &[u8]) {
     let mut body = b"hello ".to_vec();
     body.extend_from_slice(path);

@@ -186,16 +186,7 @@ fn settings_timeout() {
 #[test]
 fn zero_window_stall() {
     let now = t0();
-    let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
-    let mut input = PREFACE.to_vec();
-    frame::write_settings(&mut input, &[(0x4, 0)]);
-    frame::write_settings_ack(&mut input);
-    input.extend(client.get(1, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
-    conn.send_response(StreamId(1), ResponseHead::new(StatusCode::OK))
-        .unwrap();
+    let mut conn = serving(now, &get_with_shut_window(&mut Client::new()), &[1]);
     conn.send_data(StreamId(1), b"blocked").unwrap();
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
@@ -217,15 +208,11 @@ fn zero_window_stall() {
 
     // The connection window: 65,535 bytes and never refilled.
     let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = client.preface();
     frame::write_settings_ack(&mut input);
     frame::write_settings(&mut input, &[(0x4, 1 << 20)]);
     input.extend(client.get(3, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
-    conn.send_response(StreamId(3), ResponseHead::new(StatusCode::OK))
-        .unwrap();
+    let mut conn = serving(now, &input, &[3]);
     conn.send_data_owned(StreamId(3), vec![0; 100_000]).unwrap();
     let _ = conn.poll_transmit(&mut out);
     conn.handle_timeout(now + 30 * SECOND);

@@ -2,7 +2,7 @@
 //! finishing (request bodies included), newer streams refused, timers while
 //! draining, and the close once the last stream ends.
 
-use super::{Client, END_STREAM, SECOND, frames, request, t0};
+use super::{Client, END_STREAM, SECOND, frames, get_with_shut_window, request, serving, t0};
 use crate::http::{ResponseHead, StatusCode};
 use crate::http2::frame::{self, kind};
 use crate::http2::{Config, ErrorCode, Event, ServerConn, StreamId};
@@ -30,12 +30,10 @@ fn feed(conn: &mut ServerConn, input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec
 /// A connection with POST stream 1 open (its body not yet sent) and GOAWAY sent.
 fn draining_with_upload(client: &mut Client) -> (ServerConn, Vec<u8>) {
     let now = t0();
-    let mut conn = ServerConn::new(Config::default(), now);
     let mut input = client.preface();
     frame::write_settings_ack(&mut input);
     input.extend(client.headers(1, &request("/upload", "POST"), false));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
+    let mut conn = serving(now, &input, &[]);
     conn.shutdown();
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
@@ -161,16 +159,7 @@ fn idle_connection_closes_after_one_goaway() {
 #[test]
 fn draining_stream_stalled_by_flow_control_is_cancelled() {
     let now = t0();
-    let mut client = Client::new();
-    let mut conn = ServerConn::new(Config::default(), now);
-    let mut input = client.preface();
-    frame::write_settings(&mut input, &[(0x4, 0)]);
-    frame::write_settings_ack(&mut input);
-    input.extend(client.get(1, "/"));
-    conn.handle_input(now, &input);
-    while conn.poll_event().is_some() {}
-    conn.send_response(StreamId(1), ResponseHead::new(StatusCode::OK))
-        .unwrap();
+    let mut conn = serving(now, &get_with_shut_window(&mut Client::new()), &[1]);
     conn.send_data(StreamId(1), b"never sent").unwrap();
     conn.finish(StreamId(1)).unwrap();
     conn.shutdown();
