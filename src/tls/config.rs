@@ -186,13 +186,7 @@ fn build_server_config(
     };
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|error| {
-            TlsConfigError::new(
-                "TLS setup",
-                Path::new(""),
-                TlsConfigProblem::Rejected(error),
-            )
-        })?;
+        .map_err(setup_error)?;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(path) => {
@@ -287,22 +281,39 @@ fn pem_problem(error: pem::Error, what: &'static str) -> TlsConfigProblem {
     }
 }
 
-fn load_certificates(
+/// rustls refusing the protocol versions or provider, which names no file.
+fn setup_error(error: rustls::Error) -> TlsConfigError {
+    TlsConfigError::new(
+        "TLS setup",
+        Path::new(""),
+        TlsConfigProblem::Rejected(error),
+    )
+}
+
+/// Every certificate in the PEM file at `path` (perhaps none).
+fn read_certificates(
     kind: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     let bytes = read_file(kind, path)?;
-    let certificates = CertificateDer::pem_slice_iter(&bytes)
+    CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| {
-            TlsConfigError::new(kind, path, pem_problem(error, "CERTIFICATE block"))
-        })?;
+        .map_err(|error| TlsConfigError::new(kind, path, pem_problem(error, "CERTIFICATE block")))
+}
+
+/// The error for `path` holding no certificate.
+fn no_certificates(kind: &'static str, path: &Path) -> TlsConfigError {
+    TlsConfigError::new(kind, path, TlsConfigProblem::Missing("CERTIFICATE block"))
+}
+
+/// The certificates in the PEM file at `path`, at least one.
+fn load_certificates(
+    kind: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
+    let certificates = read_certificates(kind, path)?;
     if certificates.is_empty() {
-        return Err(TlsConfigError::new(
-            kind,
-            path,
-            TlsConfigProblem::Missing("CERTIFICATE block"),
-        ));
+        return Err(no_certificates(kind, path));
     }
     Ok(certificates)
 }
@@ -362,22 +373,14 @@ pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsConfigError> {
         vec![path.to_owned()]
     };
     for file in &files {
-        let bytes = read_file(kind, file)?;
-        for certificate in CertificateDer::pem_slice_iter(&bytes) {
-            let certificate = certificate.map_err(|error| {
-                TlsConfigError::new(kind, file, pem_problem(error, "CERTIFICATE block"))
-            })?;
+        for certificate in read_certificates(kind, file)? {
             roots.add(certificate).map_err(|error| {
                 TlsConfigError::new(kind, file, TlsConfigProblem::Rejected(error))
             })?;
         }
     }
     if roots.is_empty() {
-        return Err(TlsConfigError::new(
-            kind,
-            path,
-            TlsConfigProblem::Missing("CERTIFICATE block"),
-        ));
+        return Err(no_certificates(kind, path));
     }
     Ok(roots)
 }
@@ -434,13 +437,7 @@ pub fn client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, TlsConfi
     };
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|error| {
-            TlsConfigError::new(
-                "TLS setup",
-                Path::new(""),
-                TlsConfigProblem::Rejected(error),
-            )
-        })?
+        .map_err(setup_error)?
         .with_root_certificates(roots);
     let mut config = match &spec.certificate {
         None => builder.with_no_client_auth(),

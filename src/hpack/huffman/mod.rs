@@ -102,6 +102,26 @@ pub(super) fn decode(src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), 
 fn decode_limited(src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), HuffmanError> {
     dst.reserve(limit);
     let start = dst.len();
+    walk(src, |symbol| {
+        if dst.len() - start == limit {
+            return Err(HuffmanError::TooLong);
+        }
+        dst.push(symbol);
+        Ok(())
+    })
+}
+
+/// Checks that `src` is a valid Huffman coding without keeping the output.
+pub(super) fn validate(src: &[u8]) -> Result<(), HuffmanError> {
+    walk(src, |_| Ok(()))
+}
+
+/// Runs the decoding automaton over `src` a nibble at a time, handing each
+/// decoded symbol to `emit`, which may stop the walk with an error.
+fn walk(
+    src: &[u8],
+    mut emit: impl FnMut(u8) -> Result<(), HuffmanError>,
+) -> Result<(), HuffmanError> {
     let mut state = 0usize;
     let mut accept = true;
     for &byte in src {
@@ -111,31 +131,7 @@ fn decode_limited(src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), Huf
                 return Err(HuffmanError::Eos);
             }
             if step & EMIT != 0 {
-                if dst.len() - start == limit {
-                    return Err(HuffmanError::TooLong);
-                }
-                dst.push((step >> 8) as u8);
-            }
-            state = (step & 0xff) as usize;
-            accept = step & ACCEPT != 0;
-        }
-    }
-    if accept {
-        Ok(())
-    } else {
-        Err(HuffmanError::Padding)
-    }
-}
-
-/// Checks that `src` is a valid Huffman coding without keeping the output.
-pub(super) fn validate(src: &[u8]) -> Result<(), HuffmanError> {
-    let mut state = 0usize;
-    let mut accept = true;
-    for &byte in src {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            let step = DECODE[state][usize::from(nibble)];
-            if step & FAIL != 0 {
-                return Err(HuffmanError::Eos);
+                emit((step >> 8) as u8)?;
             }
             state = (step & 0xff) as usize;
             accept = step & ACCEPT != 0;
