@@ -6,11 +6,7 @@ buffering the response.
 Run through .ci/test, or: TORSION_BIN=target/debug/torsion .venv/bin/pytest conformance/http2
 """
 
-import os
-import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,32 +14,16 @@ import h2.events
 import pytest
 from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame
 
-from test_rfc9113 import Peer, headers
+from test_rfc9113 import Peer, headers, start_torsion
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-BINARY = Path(os.environ.get("TORSION_BIN", REPO / "target" / "debug" / "torsion")).resolve()
 REFUSED_STREAM = 0x7
 CHUNK = 65536
 
 
-def start_server():
-    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, PATH=f"{sys.prefix}/bin:{os.environ['PATH']}")
-    env.pop("PYTHONPATH", None)
-    process = subprocess.Popen(
-        [str(BINARY), "web", "--wsgi", "flow_app:application", "--listen",
-         "tcp:0:interface=127.0.0.1", "--no-access-log"],
-        cwd=HERE / "apps", env=env, stderr=subprocess.PIPE, text=True,
-    )
-    line = process.stderr.readline()
-    match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-    assert match, f"server did not start: {line}"
-    return process, int(match.group(1))
-
-
 @pytest.fixture
 def server():
-    process, port = start_server()
+    process, port = start_torsion("flow_app:application", HERE / "apps")
     yield process, port
     if process.poll() is None:
         process.kill()

@@ -41,19 +41,26 @@ PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED, FRAME_SIZE_ERROR = 0x1, 0x3, 
 REFUSED_STREAM, COMPRESSION_ERROR = 0x7, 0x9
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_torsion(application, cwd):
+    """Starts `torsion web` serving the WSGI `application` found in `cwd`, on a free port of
+    127.0.0.1 inside this virtual environment; returns the process and the port."""
     env = dict(os.environ, VIRTUAL_ENV=sys.prefix, PATH=f"{sys.prefix}/bin:{os.environ['PATH']}")
     env.pop("PYTHONPATH", None)
     process = subprocess.Popen(
-        [str(BINARY), "web", "--wsgi", "environ_app:application", "--listen",
+        [str(BINARY), "web", "--wsgi", application, "--listen",
          "tcp:0:interface=127.0.0.1", "--no-access-log"],
-        cwd=APPS, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=cwd, env=env, stderr=subprocess.PIPE, text=True,
     )
     line = process.stderr.readline()
     match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
     assert match, f"server did not start: {line}"
-    yield int(match.group(1))
+    return process, int(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def server():
+    process, port = start_torsion("environ_app:application", APPS)
+    yield port
     process.terminate()
     process.wait(timeout=20)
 
