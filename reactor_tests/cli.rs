@@ -139,7 +139,7 @@ impl Server {
 
     /// Sends `request` on a new connection and reads until the server closes it.
     fn exchange(&self, request: &str) -> (String, bool) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let mut stream = TcpStream::connect(self.address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -401,7 +401,7 @@ fn serves_over_a_unix_socket() {
 #[test]
 fn slow_reader_keeps_memory_bounded() {
     let server = Server::start("apps.firehose", &[]);
-    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let mut stream = TcpStream::connect(server.address).unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -438,7 +438,7 @@ fn disconnect_stops_iteration_and_calls_close() {
     let marker = std::env::temp_dir().join(format!("torsion-close-{}", std::process::id()));
     let _ = std::fs::remove_file(&marker);
     {
-        let mut stream = TcpStream::connect(&server.address).unwrap();
+        let mut stream = TcpStream::connect(server.address).unwrap();
         let request = format!("GET /?{} HTTP/1.1\r\nHost: h\r\n\r\n", marker.display());
         stream.write_all(request.as_bytes()).unwrap();
         let mut first = [0u8; 4096];
@@ -468,7 +468,7 @@ fn disconnect_stops_iteration_and_calls_close() {
 #[test]
 fn shutdown_waits_for_requests_in_flight() {
     let server = Server::start("apps.slow", &[]);
-    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let mut stream = TcpStream::connect(server.address).unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -558,7 +558,7 @@ fn file_wrapper_response_is_sent_from_the_file() {
     std::fs::write(&path, &content).unwrap();
     let path = path.to_str().unwrap().to_owned();
     let server = Server::start("apps.send_file", &[]);
-    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let mut stream = TcpStream::connect(server.address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
