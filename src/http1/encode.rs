@@ -262,7 +262,14 @@ fn is_named(name: &[u8], expected: &[u8]) -> bool {
 
 /// No CR, LF or NUL (anything else a handler sends is passed through).
 fn is_clean_value(value: &[u8]) -> bool {
-    memchr::memchr3(b'\r', b'\n', 0, value).is_none()
+    // Typical values are short, where a plain loop beats setting up a vector search.
+    if value.len() < 64 {
+        value
+            .iter()
+            .all(|&b| b > b'\r' || !matches!(b, b'\r' | b'\n' | 0))
+    } else {
+        memchr::memchr3(b'\r', b'\n', 0, value).is_none()
+    }
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

@@ -416,6 +416,15 @@ impl Request {
         self.update(|s| s.response_headers.append(name, value));
     }
 
+    /// Runs `f` on the response status, its reason phrase (`None`: the canonical one) and the
+    /// response headers in one borrow, for code that sets many of them at once.
+    pub(crate) fn with_response<R>(
+        &self,
+        f: impl FnOnce(&mut StatusCode, &mut Option<Vec<u8>>, &mut Headers) -> R,
+    ) -> R {
+        self.update(|s| f(&mut s.code, &mut s.reason, &mut s.response_headers))
+    }
+
     /// The first value of response header `name`.
     pub fn response_header(&self, name: &str) -> Option<Vec<u8>> {
         self.read(|s| s.response_headers.get(name).map(<[u8]>::to_vec))

@@ -334,7 +334,7 @@ impl Flush for Bridge {
 fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
     match event {
         WsgiEvent::Start { head, .. } => {
-            apply_head(request, &head);
+            apply_head(request, &head, None);
             let producer: Rc<dyn Producer> = flow.clone();
             request.register_producer(producer, true);
             request.write(&[]);
@@ -344,10 +344,7 @@ fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
             flow.wrote(chunk.len());
         }
         WsgiEvent::Complete { head, body, .. } => {
-            apply_head(request, &head);
-            if request.response_header("Content-Length").is_none() {
-                request.set_header("Content-Length", body.len().to_string());
-            }
+            apply_head(request, &head, Some(body.len() as u64));
             request.write_and_finish(body);
         }
         WsgiEvent::File {
@@ -357,10 +354,7 @@ fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
             len,
             ..
         } => {
-            apply_head(request, &head);
-            if request.response_header("Content-Length").is_none() {
-                request.set_header("Content-Length", len.to_string());
-            }
+            apply_head(request, &head, Some(len));
             crate::static_files::send_region(request, Rc::new(file), offset, len);
         }
         WsgiEvent::Finished { .. } => request.finish(),
@@ -380,19 +374,48 @@ fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
     }
 }
 
-/// Sets the status and headers the application chose; `Server` and `Date` stay the server's.
-fn apply_head(request: &Request, head: &ResponseHead) {
+/// Sets the status and headers the application chose, in one borrow of the request; `Server`
+/// and `Date` stay the server's. With `body_length`, also sets `Content-Length` to it unless the
+/// application set one.
+fn apply_head(request: &Request, head: &ResponseHead, body_length: Option<u64>) {
     let code = StatusCode::from_u16(head.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let reason = head.status_line.get(4..).unwrap_or_default();
-    request.set_response_code_with_message(code, reason);
-    for (name, value) in &head.headers {
-        let Ok(name) = std::str::from_utf8(name) else {
-            continue;
-        };
-        if name.eq_ignore_ascii_case("server") || name.eq_ignore_ascii_case("date") {
-            continue;
+    request.with_response(|status, custom_reason, headers| {
+        *status = code;
+        // The canonical phrase needs no copy: it is what an unset reason sends.
+        let canonical = code.canonical_reason().map(str::as_bytes);
+        *custom_reason = (canonical != Some(reason)).then(|| reason.to_vec());
+        for (name, value) in &head.headers {
+            let server_owned = match name.len() {
+                4 => name.eq_ignore_ascii_case(b"date"),
+                6 => name.eq_ignore_ascii_case(b"server"),
+                _ => false,
+            };
+            if server_owned || (!name.is_ascii() && std::str::from_utf8(name).is_err()) {
+                continue;
+            }
+            headers.append(name, value);
         }
-        request.add_header(name, value);
+        if let Some(length) = body_length {
+            if !headers.contains("Content-Length") {
+                let mut digits = [0; 20];
+                headers.append("Content-Length", decimal(length, &mut digits));
+            }
+        }
+    });
+}
+
+/// `value` in decimal, written into `digits`.
+fn decimal(value: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &digits[at..];
+        }
     }
 }
 
