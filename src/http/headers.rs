@@ -45,10 +45,25 @@ pub(crate) struct Entry {
 ///
 /// The buffer only ever grows: removing a field drops its index entry but
 /// keeps its bytes, so spans handed out by the owning head stay valid.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Headers {
     buf: Vec<u8>,
     entries: Vec<Entry>,
+}
+
+impl Clone for Headers {
+    fn clone(&self) -> Headers {
+        Headers {
+            buf: self.buf.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// Reuses this set's buffers.
+    fn clone_from(&mut self, source: &Headers) {
+        self.buf.clone_from(&source.buf);
+        self.entries.clone_from(&source.entries);
+    }
 }
 
 impl Headers {
@@ -83,6 +98,17 @@ impl Headers {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
         Span::new(start, self.buf.len())
+    }
+
+    /// Removes every field, keeping the buffers' room.
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+    }
+
+    /// How many bytes the buffers hold room for.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.buf.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 
     /// Number of fields (each repeated name counts separately).
@@ -223,6 +249,20 @@ mod tests {
         h.append("Accept", "a");
         h.append("accept", "b");
         h
+    }
+
+    /// `clone_from` and `clear` leave exactly the source's fields (or none), whatever was there.
+    #[test]
+    fn clone_from_and_clear_reuse_a_set() {
+        let mut reused = Headers::with_capacity(4, 64);
+        reused.append("Stale", "left over");
+        reused.clone_from(&sample());
+        assert_eq!(reused, sample());
+        assert!(reused.get("stale").is_none());
+        reused.clear();
+        assert!(reused.is_empty());
+        assert!(reused.raw().is_empty());
+        assert!(reused.capacity_bytes() > 0);
     }
 
     /// Lookup ignores ASCII case and returns the first match.

@@ -67,6 +67,15 @@ impl ServerConn {
     /// Starts the final response to `id`: writes the head (or buffers it
     /// behind earlier responses) and fixes the body framing.
     pub fn send_response(&mut self, id: RequestId, head: ResponseHead) -> Result<(), UserError> {
+        self.start_response(id, &head)
+    }
+
+    /// [`send_response`](Self::send_response) for a head the caller keeps (and may reuse).
+    pub(crate) fn start_response(
+        &mut self,
+        id: RequestId,
+        head: &ResponseHead,
+    ) -> Result<(), UserError> {
         self.now_is_stale = true;
         let idx = self.awaiting(id)?;
         if head.status.is_informational() {
@@ -74,7 +83,7 @@ impl ServerConn {
         }
         let facts = self.response_facts(idx);
         let (sink, date) = self.sink_and_date(idx);
-        let plan = encode::write_response_head(sink, &head, facts, date)?;
+        let plan = encode::write_response_head(sink, head, facts, date)?;
         let slot = &mut self.slots[idx];
         slot.response = ResponseState::Streaming(plan.framing);
         slot.continue_pending = false;

@@ -461,7 +461,10 @@ impl Http1Sink {
 impl ResponseSink for Http1Sink {
     fn send_head(&self, head: ResponseHead) {
         let id = self.id;
-        self.with_channel(|ch| ch.command_dated(id, true, |conn| conn.send_response(id, head)));
+        self.with_channel(|ch| {
+            ch.command_dated(id, true, |conn| conn.start_response(id, &head));
+            ch.site.recycle_headers(head.headers);
+        });
     }
 
     fn send_body(&self, data: &[u8]) {
@@ -494,14 +497,17 @@ impl ResponseSink for Http1Sink {
         self.with_channel(|ch| {
             ch.forget(id);
             ch.command_dated(id, head.is_some(), |conn| {
-                if let Some(head) = head {
-                    conn.send_response(id, head)?;
+                if let Some(head) = &head {
+                    conn.start_response(id, head)?;
                 }
                 if !body.is_empty() {
                     conn.send_body_owned(id, body)?;
                 }
                 conn.finish(id)
             });
+            if let Some(head) = head {
+                ch.site.recycle_headers(head.headers);
+            }
         });
     }
 

@@ -199,11 +199,13 @@ type Released = (
 );
 
 impl State {
-    /// The response head for the first write; adds the default content type.
-    fn response_head(&self) -> ResponseHead {
+    /// The response head for the first write, its headers copied into `spare` (a set whose
+    /// room is reused); adds the default content type.
+    fn response_head(&self, mut spare: Headers) -> ResponseHead {
         let mut head = ResponseHead::new(self.code);
         head.reason = self.reason.clone();
-        head.headers = self.response_headers.clone();
+        spare.clone_from(&self.response_headers);
+        head.headers = spare;
         if !self.code.forbids_body() && !head.headers.contains("Content-Type") {
             head.headers.set("Content-Type", "text/html");
         }
@@ -211,8 +213,8 @@ impl State {
     }
 
     /// The head to send: [`response_head`](Self::response_head) as the encoder leaves it.
-    fn outgoing_head(&mut self) -> ResponseHead {
-        let mut head = self.response_head();
+    fn outgoing_head(&mut self, spare: Headers) -> ResponseHead {
+        let mut head = self.response_head(spare);
         let method = self.info.head.method().clone();
         if let Some(encoder) = self.encoder.as_mut() {
             if !encoder.start(&mut head, &method) {
@@ -233,6 +235,14 @@ impl State {
 
     fn over(&self) -> bool {
         self.finished || self.disconnected
+    }
+}
+
+impl Drop for Inner {
+    /// Gives the response header set's room back to the site for the next request.
+    fn drop(&mut self) {
+        let headers = std::mem::take(&mut self.state.get_mut().response_headers);
+        self.site.recycle_headers(headers);
     }
 }
 
@@ -534,7 +544,7 @@ impl Request {
                 None
             } else {
                 s.started = true;
-                Some(s.outgoing_head())
+                Some(s.outgoing_head(self.inner.site.spare_headers()))
             };
             s.finished = true;
             Some((head, s.close()))
@@ -563,7 +573,7 @@ impl Request {
                 return Ok(None);
             }
             s.started = true;
-            Ok(Some(s.outgoing_head()))
+            Ok(Some(s.outgoing_head(self.inner.site.spare_headers())))
         });
         let Ok(head) = head else { return false };
         if let Some(head) = head {
@@ -585,7 +595,7 @@ impl Request {
                     s.response_headers.set("Content-Length", "0");
                 }
                 s.started = true;
-                Some(s.outgoing_head())
+                Some(s.outgoing_head(self.inner.site.spare_headers()))
             };
             s.finished = true;
             let tail = s.encoder.take().map(|mut encoder| encoder.finish());

@@ -111,7 +111,15 @@ pub(crate) struct SiteShared {
     date: RefCell<SharedDate>,
     access_log: RefCell<Option<AccessLog>>,
     http2_connections: Http2Connections,
+    /// Emptied header sets of finished responses, reused by the next ones.
+    spare_headers: RefCell<Vec<Headers>>,
 }
+
+/// How many emptied header sets a site keeps for reuse.
+const MAX_SPARE_HEADERS: usize = 256;
+
+/// Header sets holding room for more than this are not kept for reuse.
+const MAX_SPARE_HEADERS_BYTES: usize = 8 * 1024;
 
 /// The `Date` value, reformatted once per second; `generation` counts changes.
 struct SharedDate {
@@ -138,6 +146,7 @@ impl Site {
             }),
             access_log: RefCell::new(None),
             http2_connections: Http2Connections::default(),
+            spare_headers: RefCell::new(Vec::new()),
         };
         Site {
             shared: Rc::new(shared),
@@ -219,8 +228,11 @@ impl SiteShared {
 
     /// `Server` and the added headers, which every response starts with.
     pub(crate) fn initial_response_headers(&self) -> Headers {
-        // Room for the application's usual few headers too, so that they fit without growing.
-        let mut headers = Headers::with_capacity(8 + self.config.added_headers.len(), 256);
+        let mut headers = self.spare_headers();
+        if headers.capacity_bytes() == 0 {
+            // Room for the application's usual few headers too, so that they fit without growing.
+            headers = Headers::with_capacity(8 + self.config.added_headers.len(), 256);
+        }
         if let Some(server) = &self.config.server_header {
             headers.append("Server", server);
         }
@@ -228,6 +240,26 @@ impl SiteShared {
             headers.append(name, value);
         }
         headers
+    }
+
+    /// An empty header set, reusing the room of one a finished response gave back.
+    pub(crate) fn spare_headers(&self) -> Headers {
+        self.spare_headers.borrow_mut().pop().unwrap_or_default()
+    }
+
+    /// Takes back a header set that is no longer needed, emptied, for reuse.
+    pub(crate) fn recycle_headers(&self, mut headers: Headers) {
+        let room = headers.capacity_bytes();
+        if room == 0 || room > MAX_SPARE_HEADERS_BYTES {
+            return;
+        }
+        let Ok(mut spare) = self.spare_headers.try_borrow_mut() else {
+            return;
+        };
+        if spare.len() < MAX_SPARE_HEADERS {
+            headers.clear();
+            spare.push(headers);
+        }
     }
 
     /// The current `Date` value if it changed since generation `seen`
