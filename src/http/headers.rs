@@ -147,9 +147,18 @@ impl Headers {
     /// The value of the first field called `name`.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         let name = name.as_ref();
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Names of another length are passed over without looking at their bytes, and a name
+        // spelled the same way is found without folding case.
+        self.entries
+            .iter()
+            .find(|e| {
+                if e.name.end.wrapping_sub(e.name.start) != name.len() {
+                    return false;
+                }
+                let candidate = e.name.of(&self.buf);
+                candidate == name || candidate.eq_ignore_ascii_case(name)
+            })
+            .map(|e| e.value.of(&self.buf))
     }
 
     /// The values of every field called `name`, in order.
