@@ -83,11 +83,6 @@ impl Headers {
         }
     }
 
-    /// Wraps an already-filled buffer and its index (spans must lie inside `buf`).
-    pub(crate) fn from_parts(buf: Vec<u8>, entries: Vec<Entry>) -> Headers {
-        Headers { buf, entries }
-    }
-
     /// The raw backing buffer (shared with the owning head's other spans).
     pub(crate) fn raw(&self) -> &[u8] {
         &self.buf
@@ -104,6 +99,15 @@ impl Headers {
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.entries.clear();
+    }
+
+    /// Replaces the contents with `buf` and its index `entries` (spans must lie inside `buf`),
+    /// reusing this set's room.
+    pub(crate) fn refill(&mut self, buf: &[u8], entries: &[Entry]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(buf);
+        self.entries.clear();
+        self.entries.extend_from_slice(entries);
     }
 
     /// How many bytes the buffers hold room for.

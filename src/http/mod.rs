@@ -197,6 +197,14 @@ impl RequestHead {
         }
     }
 
+    /// Takes the header set out (for its room to be reused), leaving this head empty.
+    pub(crate) fn take_headers(&mut self) -> Headers {
+        self.target = Span::default();
+        self.path = Span::default();
+        self.query = None;
+        std::mem::take(&mut self.headers)
+    }
+
     /// The request method.
     pub fn method(&self) -> &Method {
         &self.method

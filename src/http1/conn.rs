@@ -188,6 +188,19 @@ impl ServerConn {
         }
     }
 
+    /// Offers an emptied header set whose room the next request head reuses (kept only if
+    /// none is waiting yet).
+    pub(crate) fn offer_spare_headers(&mut self, headers: Headers) {
+        if self.head_parser.spare.capacity_bytes() == 0 {
+            self.head_parser.spare = headers;
+        }
+    }
+
+    /// Whether [`offer_spare_headers`](Self::offer_spare_headers) would keep a set.
+    pub(crate) fn wants_spare_headers(&self) -> bool {
+        self.head_parser.spare.capacity_bytes() == 0
+    }
+
     /// Feeds bytes received from the peer. Never panics: protocol errors
     /// become an error response followed by a close.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {

@@ -52,6 +52,8 @@ pub(crate) struct HeadParser {
     request_start: usize,
     request_line: Option<RequestLine>,
     entries: Vec<Entry>,
+    /// An emptied header set whose room the next head reuses.
+    pub(crate) spare: Headers,
 }
 
 impl HeadParser {
@@ -146,13 +148,13 @@ impl HeadParser {
     }
 
     /// Copies the head out of `buf` into its own buffer (one allocation for
-    /// the bytes, one for the field index).
+    /// the bytes, one for the field index, unless a spare set has the room).
     fn build(&mut self, buf: &[u8], line: RequestLine) -> RequestHead {
         let raw = buf
             .get(self.request_start..self.next_line)
-            .unwrap_or_default()
-            .to_vec();
-        let headers = Headers::from_parts(raw, self.entries.clone());
+            .unwrap_or_default();
+        let mut headers = std::mem::take(&mut self.spare);
+        headers.refill(raw, &self.entries);
         RequestHead::from_parsed(line.method, line.target, line.version, headers)
     }
 }
@@ -373,6 +375,27 @@ mod tests {
         assert_eq!(h.version(), Version::Http11);
         assert_eq!(h.headers().get("accept"), Some(&b"*/*"[..]));
         assert_eq!(h.headers().len(), 2);
+    }
+
+    /// A head parsed into a reused header set holds only its own target and fields.
+    #[test]
+    fn spare_header_set_keeps_nothing_old() {
+        let mut spare = Headers::with_capacity(4, 256);
+        spare.append("Stale", "field from an earlier request");
+        let mut parser = HeadParser {
+            spare,
+            ..HeadParser::default()
+        };
+        let input = b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n";
+        let Ok(HeadProgress::Complete { head: h, .. }) = parser.advance(input, &Config::default())
+        else {
+            panic!("expected a complete head");
+        };
+        assert_eq!(h.target(), b"/new");
+        assert_eq!(h.headers().len(), 1);
+        assert_eq!(h.headers().get("host"), Some(&b"x"[..]));
+        assert!(h.headers().get("stale").is_none());
+        assert_eq!(parser.spare.capacity_bytes(), 0);
     }
 
     /// The reported head length covers exactly the head, not what follows.

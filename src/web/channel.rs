@@ -167,6 +167,9 @@ impl Channel {
         {
             let mut state = self.state.borrow_mut();
             self.refresh_date(&mut state);
+            if state.conn.wants_spare_headers() {
+                state.conn.offer_spare_headers(self.site.spare_headers());
+            }
             let now = self.site.clock().now();
             feed(&mut state.conn, now);
         }

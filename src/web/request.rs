@@ -239,10 +239,13 @@ impl State {
 }
 
 impl Drop for Inner {
-    /// Gives the response header set's room back to the site for the next request.
+    /// Gives the room of the request's and the response's header sets back to the site for
+    /// the next requests.
     fn drop(&mut self) {
-        let headers = std::mem::take(&mut self.state.get_mut().response_headers);
-        self.site.recycle_headers(headers);
+        let state = self.state.get_mut();
+        let response_headers = std::mem::take(&mut state.response_headers);
+        self.site.recycle_headers(response_headers);
+        self.site.recycle_headers(state.info.head.take_headers());
     }
 }
 
