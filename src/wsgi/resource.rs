@@ -66,7 +66,9 @@ impl Producer for Flow {
 
 struct Pending {
     request: Request,
-    flow: Rc<Flow>,
+    control: Arc<RequestControl>,
+    /// Made when the response starts streaming (a whole response at once needs none).
+    flow: Option<Rc<Flow>>,
 }
 
 /// The reactor side of the bridge: the pool, and the requests waiting for it.
@@ -235,11 +237,6 @@ impl Bridge {
             let mut names = self.names.borrow_mut();
             build_request(id, request, control.clone(), &mut names)
         };
-        let flow = Rc::new(Flow {
-            control: control.clone(),
-            paused: Cell::new(false),
-            unacknowledged: Cell::new(0),
-        });
         let reactor = self.reactor.borrow().as_ref().and_then(Weak::upgrade);
         let submitted = match (self.pool.borrow().as_ref(), reactor) {
             (Some(_), Some(reactor)) => {
@@ -262,10 +259,12 @@ impl Bridge {
             );
             return;
         }
-        request.notify_connection_lost(Box::new(move || control.disconnect()));
+        let watched = control.clone();
+        request.notify_connection_lost(Box::new(move || watched.disconnect()));
         let pending = Pending {
             request: request.clone(),
-            flow,
+            control,
+            flow: None,
         };
         self.pending.borrow_mut().insert(id, pending);
     }
@@ -273,14 +272,22 @@ impl Bridge {
     fn handle(&self, event: WsgiEvent) {
         let id = event.id();
         let terminal = event.is_terminal();
+        let starts_streaming = matches!(event, WsgiEvent::Start { .. });
         let found = {
-            let pending = self.pending.borrow();
-            pending
-                .get(&id)
-                .map(|p| (p.request.clone(), p.flow.clone()))
+            let mut pending = self.pending.borrow_mut();
+            pending.get_mut(&id).map(|p| {
+                if starts_streaming && p.flow.is_none() {
+                    p.flow = Some(Rc::new(Flow {
+                        control: p.control.clone(),
+                        paused: Cell::new(false),
+                        unacknowledged: Cell::new(0),
+                    }));
+                }
+                (p.request.clone(), p.flow.clone())
+            })
         };
         if let Some((request, flow)) = found {
-            respond(&request, &flow, event);
+            respond(&request, flow.as_ref(), event);
         }
         if terminal {
             self.pending.borrow_mut().remove(&id);
@@ -331,17 +338,22 @@ impl Flush for Bridge {
 }
 
 /// Writes one event of the application's response to the request.
-fn respond(request: &Request, flow: &Rc<Flow>, event: WsgiEvent) {
+/// `flow` is the request's, once its response started streaming.
+fn respond(request: &Request, flow: Option<&Rc<Flow>>, event: WsgiEvent) {
     match event {
         WsgiEvent::Start { head, .. } => {
             apply_head(request, &head, None);
-            let producer: Rc<dyn Producer> = flow.clone();
-            request.register_producer(producer, true);
+            if let Some(flow) = flow {
+                let producer: Rc<dyn Producer> = flow.clone();
+                request.register_producer(producer, true);
+            }
             request.write(&[]);
         }
         WsgiEvent::Body { chunk, .. } => {
             request.write(&chunk);
-            flow.wrote(chunk.len());
+            if let Some(flow) = flow {
+                flow.wrote(chunk.len());
+            }
         }
         WsgiEvent::Complete { head, body, .. } => {
             apply_head(request, &head, Some(body.len() as u64));
