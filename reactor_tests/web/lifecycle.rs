@@ -213,6 +213,46 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     );
 }
 
+/// Each request on a connection sees only its own header fields, and each response carries
+/// only the fields set for it (header sets are reused from one request to the next).
+#[test]
+fn later_requests_see_nothing_of_earlier_ones() {
+    let seen: Record<Option<Vec<u8>>> = Record::default();
+    let record = seen.clone();
+    let root = FnResource::new(move |request| {
+        record.borrow_mut().push(request.header("x-first"));
+        if request.path() == b"/one" {
+            request.set_header("X-Only-First", "yes");
+            request.add_header("Set-Cookie", "a=1");
+        }
+        Render::Body(request.path())
+    });
+    let server = Server::start(root);
+    let responses = server.exchange(
+        b"GET /one HTTP/1.1\r\nHost: x\r\nX-First: here\r\nAccept: */*\r\n\r\n\
+          GET /two HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /three HTTP/1.1\r\nHost: x\r\n\r\n",
+        3,
+    );
+    let bodies: Vec<String> = responses.iter().map(|r| r.text()).collect();
+    assert_eq!(bodies, ["/one", "/two", "/three"]);
+    assert_eq!(responses[0].header("x-only-first"), Some("yes"));
+    for later in &responses[1..] {
+        assert_eq!(later.header("x-only-first"), None);
+        assert_eq!(later.header("set-cookie"), None);
+        let servers = later
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("server"));
+        assert_eq!(servers.count(), 1, "one Server field per response");
+    }
+    assert_eq!(
+        *seen.borrow(),
+        [Some(b"here".to_vec()), None, None],
+        "a later request saw an earlier request's field"
+    );
+}
+
 /// Pipelined requests answered out of order still get their responses in request order.
 #[test]
 fn pipelined_responses_stay_in_request_order() {
