@@ -5,12 +5,13 @@
 # instead (strace -c -f on the running server).
 #
 # Usage: benches/wsgi/instructions.sh [--requests N] [--connections N] [--threads N]
-#        [--only LIST] [--strace] [--keep]
+#        [--only LIST] [--strace] [--tls] [--keep]
 # LIST is comma-separated, from hello, echo, big (default: all three). The server is started
 # under `valgrind --tool=callgrind`, warmed up, its counters zeroed, driven with exactly N
 # requests by h2load (HTTP/1.1, keep-alive, N/C requests per connection), and its counters
 # dumped; instructions/request is the dump's total over N. --keep leaves the callgrind files
-# in target/instructions/ for callgrind_annotate. Needs valgrind, h2load (nghttp2-client) and,
+# in target/instructions/ for callgrind_annotate. --tls serves over TLS (an `ssl:` endpoint with
+# a throwaway P-256 certificate; TLS 1.3) so the layer's cost per request can be compared. Needs valgrind, h2load (nghttp2-client) and,
 # for --strace, strace.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,7 @@ threads=8
 only="hello,echo,big"
 trace=false
 keep=false
+tls=false
 while (($#)); do
     case "$1" in
         --requests) requests=$2; shift 2 ;;
@@ -28,7 +30,8 @@ while (($#)); do
         --only) only=$2; shift 2 ;;
         --strace) trace=true; shift ;;
         --keep) keep=true; shift ;;
-        *) echo "usage: $0 [--requests N] [--connections N] [--threads N] [--only LIST] [--strace] [--keep]" >&2; exit 2 ;;
+        --tls) tls=true; shift ;;
+        *) echo "usage: $0 [--requests N] [--connections N] [--threads N] [--only LIST] [--strace] [--tls] [--keep]" >&2; exit 2 ;;
     esac
 done
 for tool in valgrind callgrind_control h2load; do
@@ -41,11 +44,23 @@ cargo build --release -q
 torsion="${TORSION_BIN:-$PWD/target/release/torsion}"
 work="$PWD/target/instructions"
 mkdir -p "$work"
+scheme=http
+endpoint() { echo "tcp:$1:interface=127.0.0.1"; }
+if $tls; then
+    command -v openssl >/dev/null || { echo "openssl is missing: apt-get install openssl" >&2; exit 1; }
+    if [ ! -f "$work/both.pem" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+        cat "$work/key.pem" "$work/cert.pem" >"$work/both.pem"
+    fi
+    scheme=https
+    endpoint() { echo "ssl:$1:privateKey=$work/both.pem:interface=127.0.0.1"; }
+fi
 head -c 16384 /dev/zero | tr '\0' p >"$work/post16k.body"
 
 wait_for() { # PORT — until the server answers
     for _ in $(seq 600); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+        curl -s -k -o /dev/null "$scheme://127.0.0.1:$1/" && return 0
         sleep 0.1
     done
     echo "the server on port $1 did not start" >&2
@@ -53,7 +68,7 @@ wait_for() { # PORT — until the server answers
 }
 
 load() { # SCENARIO PORT COUNT CONNECTIONS — exactly COUNT requests
-    local args=(--h1 -n "$3" -c "$4" "http://127.0.0.1:$2/")
+    local args=(--h1 -n "$3" -c "$4" "$scheme://127.0.0.1:$2/")
     [ "$1" = echo ] && args+=(-d "$work/post16k.body" -H "Content-Type: application/octet-stream")
     h2load "${args[@]}" >"$work/h2load.txt" 2>&1
     grep -q "$3 succeeded" "$work/h2load.txt" || { cat "$work/h2load.txt" >&2; return 1; }
@@ -70,7 +85,7 @@ count_instructions() { # SCENARIO — prints instructions per request
     rm -f "$out".*
     (cd benches/wsgi && exec env -u VIRTUAL_ENV valgrind --tool=callgrind --separate-threads=no --compress-strings=no --compress-pos=no \
         --callgrind-out-file="$out.%p" "$torsion" web --wsgi "apps.$scenario" \
-        --listen "tcp:$port:interface=127.0.0.1" --no-access-log --threads "$threads") \
+        --listen "$(endpoint "$port")" --no-access-log --threads "$threads") \
         >"$work/server.log" 2>&1 &
     local pid=$!
     wait_for "$port"
@@ -88,7 +103,7 @@ count_instructions() { # SCENARIO — prints instructions per request
 count_syscalls() { # SCENARIO — prints system calls per request, then the busiest calls
     local scenario=$1 port=$((9100 + RANDOM % 800))
     (cd benches/wsgi && exec env -u VIRTUAL_ENV "$torsion" web --wsgi "apps.$scenario" \
-        --listen "tcp:$port:interface=127.0.0.1" --no-access-log --threads "$threads") \
+        --listen "$(endpoint "$port")" --no-access-log --threads "$threads") \
         >"$work/server.log" 2>&1 &
     local pid=$!
     wait_for "$port"
