@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use torsion::http::Method;
 use torsion::http1::Config;
+use torsion::time::FakeClock;
 use torsion::web::{Content, ContentLimits, Render, SiteConfig, StaticData, Tree};
 
 use super::support::{FnResource, MAX_TURNS, Record, Server, parse_responses};
@@ -205,11 +206,9 @@ fn slow_head_times_out_with_408() {
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
 }
 
-/// An idle keep-alive connection is closed once the idle timeout passes on the fake clock.
-#[test]
-fn idle_keep_alive_connection_is_closed() {
+/// A server with an idle timeout of `idle` on a fake clock.
+fn idle_server(idle: Duration) -> (Server, FakeClock) {
     let (reactor, clock) = fake_clock_reactor();
-    let idle = Duration::from_secs(7);
     let mut http1 = Config::default();
     http1.idle_timeout = idle;
     let config = SiteConfig {
@@ -217,20 +216,38 @@ fn idle_keep_alive_connection_is_closed() {
         ..SiteConfig::default()
     };
     let server = Server::start_with(reactor, Rc::new(StaticData::new("x", "text/plain")), config);
-    let mut peer = Peer::connect(&server.address);
-    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(server.await_responses(&mut peer, 1).len(), 1);
-    clock.advance(idle - Duration::from_millis(1));
+    (server, clock)
+}
+
+/// Runs a few turns and checks `peer`'s connection is still open.
+fn assert_still_open(server: &Server, peer: &mut Peer, why: &str) {
     for _ in 0..3 {
         server.reactor.iterate(Some(Duration::ZERO)).expect("turn");
     }
     peer.pump();
-    assert!(!peer.ended(), "closed before the idle timeout");
-    clock.advance(Duration::from_millis(1));
+    assert!(!peer.ended(), "{why}");
+}
+
+/// Turns the reactor until the server closes `peer`'s connection.
+fn await_close(server: &Server, peer: &mut Peer) {
     turn_until(&server.reactor, MAX_TURNS, || {
         peer.pump();
         peer.ended()
     });
+}
+
+/// An idle keep-alive connection is closed once the idle timeout passes on the fake clock.
+#[test]
+fn idle_keep_alive_connection_is_closed() {
+    let idle = Duration::from_secs(7);
+    let (server, clock) = idle_server(idle);
+    let mut peer = Peer::connect(&server.address);
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(server.await_responses(&mut peer, 1).len(), 1);
+    clock.advance(idle - Duration::from_millis(1));
+    assert_still_open(&server, &mut peer, "closed before the idle timeout");
+    clock.advance(Duration::from_millis(1));
+    await_close(&server, &mut peer);
     assert_eq!(parse_responses(&peer.received).len(), 1);
 }
 
@@ -238,15 +255,8 @@ fn idle_keep_alive_connection_is_closed() {
 /// moves the close to idle after that request, not after the first.
 #[test]
 fn idle_timeout_counts_from_the_latest_request() {
-    let (reactor, clock) = fake_clock_reactor();
     let idle = Duration::from_secs(7);
-    let mut http1 = Config::default();
-    http1.idle_timeout = idle;
-    let config = SiteConfig {
-        http1,
-        ..SiteConfig::default()
-    };
-    let server = Server::start_with(reactor, Rc::new(StaticData::new("x", "text/plain")), config);
+    let (server, clock) = idle_server(idle);
     let mut peer = Peer::connect(&server.address);
     peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(server.await_responses(&mut peer, 1).len(), 1);
@@ -255,19 +265,13 @@ fn idle_timeout_counts_from_the_latest_request() {
     assert_eq!(server.await_responses(&mut peer, 2).len(), 2);
     // Past the first request's idle deadline, short of the second's.
     clock.advance(idle - Duration::from_millis(1));
-    for _ in 0..3 {
-        server.reactor.iterate(Some(Duration::ZERO)).expect("turn");
-    }
-    peer.pump();
-    assert!(
-        !peer.ended(),
-        "closed before the idle timeout of the latest request"
+    assert_still_open(
+        &server,
+        &mut peer,
+        "closed before the idle timeout of the latest request",
     );
     clock.advance(Duration::from_millis(1));
-    turn_until(&server.reactor, MAX_TURNS, || {
-        peer.pump();
-        peer.ended()
-    });
+    await_close(&server, &mut peer);
 }
 
 /// Captures error reports (shared by the tests that check them).
