@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use super::content::ContentError;
 use super::dispatch::{h2c_upgrade, upgraded_head};
-use super::request::{Request, RequestInfo, ResponseSink};
+use super::request::{Request, RequestInfo};
+use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
 use crate::http::{IdMap, RequestHead, ResponseHead, id_map};
 use crate::http1::{BodyKind, Event, ExternalBody, RequestId, ServerConn, UserError};

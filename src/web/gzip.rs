@@ -19,8 +19,9 @@ use std::rc::Rc;
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-use super::request::{BodyEncoder, Request};
+use super::request::Request;
 use super::resource::{Children, Render, Resource, render_checked};
+use super::sink::BodyEncoder;
 use crate::http::{Method, ResponseHead, StatusCode};
 
 /// Responses declaring a shorter `Content-Length` are not compressed: gzip's own header and

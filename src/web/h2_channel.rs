@@ -27,7 +27,8 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use super::request::{Request, RequestInfo, ResponseSink};
+use super::request::{Request, RequestInfo};
+use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
 use crate::defer::Deferred;
 use crate::http::{RequestHead, ResponseHead};

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod access_log;
+mod args;
 mod channel;
 mod content;
 mod dispatch;
@@ -30,22 +31,25 @@ mod gzip;
 mod h2_channel;
 mod request;
 mod resource;
+mod sink;
 mod site;
 mod url;
 
 use std::fmt;
 
 pub use access_log::{AccessLog, AccessLogEntry, combined_log_line};
+pub use args::Args;
 pub use channel::Http1Channel;
 pub use content::{Content, ContentError, ContentLimits, spool_file};
 pub use dispatch::HttpDispatch;
 pub use gzip::{DEFAULT_GZIP_LEVEL, GZIP_MIN_LENGTH, GzipResource, accept_encoding_quality};
 pub use h2_channel::{Http2Channel, STREAM_HIGH_WATER, STREAM_LOW_WATER};
-pub use request::{Args, BodyEncoder, Request, RequestInfo, RequestView, ResponseSink};
+pub use request::{Request, RequestInfo, RequestView};
 pub use resource::{
     Children, ErrorPage, NoResource, Redirect, Render, Resource, StaticData, Tree, error_page_html,
 };
 pub(crate) use resource::{html_escape, render_checked};
+pub use sink::{BodyEncoder, ResponseSink};
 pub use site::{AddedHeaderError, Site, SiteConfig, parse_added_header};
 pub use url::{parse_query, unquote};
 
