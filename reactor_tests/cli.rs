@@ -81,6 +81,18 @@ def send_file(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return environ["wsgi.file_wrapper"](f)
 
+def big_list(environ, start_response):
+    """One large bytes object in a list: 1 MiB of a repeating 251-byte pattern."""
+    body = bytes(i % 251 for i in range(251)) * 4178
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+
+def big_chunks(environ, start_response):
+    """Large and small chunks in turn, each filled with its own index."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    for i in range(12):
+        yield bytes([i]) * (100000 if i % 2 == 0 else 10)
+
 def slow(environ, start_response):
     time.sleep(1.0)
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -139,6 +151,11 @@ impl Server {
 
     /// Sends `request` on a new connection and reads until the server closes it.
     fn exchange(&self, request: &str) -> (String, bool) {
+        let (response, clean) = self.exchange_bytes(request);
+        (String::from_utf8_lossy(&response).into_owned(), clean)
+    }
+
+    fn exchange_bytes(&self, request: &str) -> (Vec<u8>, bool) {
         let mut stream = TcpStream::connect(self.address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -146,7 +163,14 @@ impl Server {
         stream.write_all(request.as_bytes()).unwrap();
         let mut response = Vec::new();
         let clean = stream.read_to_end(&mut response).is_ok();
-        (String::from_utf8_lossy(&response).into_owned(), clean)
+        (response, clean)
+    }
+
+    fn get_bytes(&self, path: &str) -> Vec<u8> {
+        self.exchange_bytes(&format!(
+            "GET {path} HTTP/1.1\r\nHost: example.org:8080\r\nConnection: close\r\n\r\n"
+        ))
+        .0
     }
 
     fn get(&self, path: &str) -> String {
@@ -171,6 +195,52 @@ fn serves_hello_world() {
     assert!(response.contains("Content-Length: 14\r\n"));
     assert!(response.contains("Date: ") && response.contains("Server: torsion/"));
     assert!(response.ends_with("\r\n\r\nHello, world!\n"));
+}
+
+/// Large bodies handed over in their Python bytes objects arrive intact and in order, as one
+/// list item with a Content-Length and as large chunks between small ones.
+#[test]
+fn large_python_bodies_arrive_intact() {
+    let server = Server::start("apps.big_list", &[]);
+    let pattern: Vec<u8> = (0..251u32).map(|i| i as u8).collect();
+    let expected: Vec<u8> = pattern.repeat(4178);
+    for _ in 0..3 {
+        let response = server.get_bytes("/");
+        let at = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&response[..at]);
+        assert!(
+            head.contains(&format!("Content-Length: {}\r\n", expected.len())),
+            "{head}"
+        );
+        assert!(response[at..] == expected[..], "the 1 MiB body differs");
+    }
+    let server = Server::start("apps.big_chunks", &[]);
+    let mut expected = Vec::new();
+    for i in 0..12u8 {
+        expected.extend(std::iter::repeat_n(i, if i % 2 == 0 { 100000 } else { 10 }));
+    }
+    let response = server.get_bytes("/");
+    let at = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        dechunk(&response[at..]) == expected,
+        "the streamed body differs"
+    );
+}
+
+/// The body of a chunked response, from its chunks.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap(), 16).unwrap();
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
 }
 
 /// The module:attribute form of the application name works too.

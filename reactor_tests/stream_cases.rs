@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use torsion::payload::Payload;
 use torsion::reactor::Reactor;
 use torsion::transport::{
     Address, Factory, ListenOptions, Port, Producer, Protocol, Transport, listen_tcp, listen_unix,
@@ -664,7 +665,9 @@ pub(crate) fn reactor_stop_closes_connections_and_listeners(family: Family) {
     assert!(peer.eof);
 }
 
-/// Sends owned bodies around borrowed bytes as soon as the connection is made, then closes.
+/// Sends owned bodies around borrowed bytes as soon as the connection is made, then closes;
+/// every other body is a shared buffer (which the transport must copy, not keep, when the
+/// socket takes only part of it).
 struct OwnedWriter {
     bodies: Vec<Vec<u8>>,
 }
@@ -672,6 +675,11 @@ struct OwnedWriter {
 impl Protocol for OwnedWriter {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         for (i, body) in self.bodies.drain(..).enumerate() {
+            let body = if i % 2 == 0 {
+                Payload::Shared(Box::new(body))
+            } else {
+                Payload::from(body)
+            };
             transport.write_owned(format!("head{i}:").as_bytes(), body);
             transport.write(b";");
         }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod http1;
 pub mod http2;
 pub mod log;
+pub mod payload;
 pub mod reactor;
 pub mod static_files;
 mod sys;

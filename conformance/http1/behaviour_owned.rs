@@ -30,7 +30,7 @@ fn drain_owned(conn: &mut ServerConn) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     let owned = conn.poll_transmit_owned(&mut out);
     let was_owned = owned.is_some();
-    out.extend(owned.unwrap_or_default());
+    out.extend_from_slice(&owned.unwrap_or_default());
     (out, was_owned)
 }
 
@@ -76,7 +76,7 @@ fn front_body_handed_out_owned() {
     let mut out = Vec::new();
     let owned = h.conn.poll_transmit_owned(&mut out);
     assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\n"));
-    assert_eq!(owned, Some(body));
+    assert_eq!(owned, Some(body.into()));
     assert_eq!(h.conn.pending_output(), 0);
 }
 

@@ -15,6 +15,7 @@ use super::framing::analyse;
 use super::parse::{HeadParser, HeadProgress};
 use super::{AbortReason, BodyKind, Config, Event, RequestId};
 use crate::http::{Headers, Method, RequestHead};
+use crate::payload::Payload;
 
 /// Buffered input is compacted once this many consumed bytes precede it.
 const COMPACT_AFTER: usize = 4096;
@@ -60,7 +61,7 @@ pub struct ServerConn {
     pub(super) events: VecDeque<Event>,
     pub(super) out: Vec<u8>,
     /// An owned body that follows `out` on the wire, handed over without copying.
-    pub(super) out_owned: Option<Vec<u8>>,
+    pub(super) out_owned: Option<Payload>,
     pub(super) date: Vec<u8>,
     pub(super) next_id: u64,
     /// Ids from here up were dropped because the connection is closing.
@@ -306,7 +307,7 @@ impl ServerConn {
     /// back behind earlier ones (for handler backpressure).
     pub fn pending_output(&self) -> usize {
         self.out.len()
-            + self.out_owned.as_ref().map_or(0, Vec::len)
+            + self.out_owned.as_ref().map_or(0, |owned| owned.len())
             + self.slots.iter().map(|s| s.buf.len()).sum::<usize>()
     }
 

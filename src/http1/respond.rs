@@ -9,6 +9,7 @@ use super::conn::{ReadState, ResponseState, ServerConn};
 use super::encode::{self, Framing};
 use super::error::UserError;
 use super::{AbortReason, Event, RequestId};
+use crate::payload::Payload;
 
 /// Owned bodies smaller than this are copied into the output like borrowed ones.
 const OWNED_BODY_MIN: usize = 8 * 1024;
@@ -148,7 +149,12 @@ impl ServerConn {
     /// When the response is first in line and its body is not chunked, a
     /// large body is kept as it is and handed out by
     /// [`poll_transmit_owned`](Self::poll_transmit_owned) instead of copied.
-    pub fn send_body_owned(&mut self, id: RequestId, data: Vec<u8>) -> Result<(), UserError> {
+    pub fn send_body_owned(
+        &mut self,
+        id: RequestId,
+        data: impl Into<Payload>,
+    ) -> Result<(), UserError> {
+        let data = data.into();
         let idx = self.streaming(id)?;
         let ResponseState::Streaming(framing) = &mut self.slots[idx].response else {
             return Err(UserError::ResponseNotStarted);
@@ -241,7 +247,7 @@ impl ServerConn {
     /// to [`send_body_owned`](Self::send_body_owned) that ends the pending
     /// output is returned as it is: its bytes follow those appended to `out`.
     #[must_use]
-    pub fn poll_transmit_owned(&mut self, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+    pub fn poll_transmit_owned(&mut self, out: &mut Vec<u8>) -> Option<Payload> {
         self.send_deferred_continue();
         let _ = self.take_out(out);
         self.out_owned.take()

@@ -14,6 +14,7 @@ use super::error::{ErrorCode, UserError};
 use super::fields::{CONNECTION_SPECIFIC, status_digits};
 use super::frame::{self, flag, kind};
 use crate::http::{ResponseHead, StatusCode};
+use crate::payload::Payload;
 
 /// Small writes are appended to the last queued chunk up to this size.
 const COALESCE_LIMIT: usize = 16 * 1024;
@@ -28,7 +29,7 @@ pub(super) struct SendSide {
     /// The head waits to be encoded and written.
     head: Option<ResponseHead>,
     body_allowed: bool,
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Payload>,
     /// Bytes of the front chunk already sent.
     offset: usize,
     /// Bytes queued and not yet sent.
@@ -103,17 +104,22 @@ impl ServerConn {
         send.queued += data.len();
         let many = send.queue.len() > 1;
         match send.queue.back_mut() {
-            Some(last) if many && last.len() + data.len() <= COALESCE_LIMIT => {
+            Some(Payload::Vec(last)) if many && last.len() + data.len() <= COALESCE_LIMIT => {
                 last.extend_from_slice(data);
             }
-            _ => send.queue.push_back(data.to_vec()),
+            _ => send.queue.push_back(data.to_vec().into()),
         }
         self.schedule(id.0);
         Ok(())
     }
 
     /// Queues body bytes the caller gives up (not copied until written).
-    pub fn send_data_owned(&mut self, id: StreamId, data: Vec<u8>) -> Result<(), UserError> {
+    pub fn send_data_owned(
+        &mut self,
+        id: StreamId,
+        data: impl Into<Payload>,
+    ) -> Result<(), UserError> {
+        let data = data.into();
         let send = self.body_side(id)?;
         if !send.body_allowed || data.is_empty() {
             return Ok(());

@@ -21,6 +21,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
+use crate::payload::Payload;
 use crate::reactor::{Flush, Reactor, ReactorInner};
 use crate::time::DelayedCall;
 use crate::transport::{Address, DisconnectReason, Producer, Protocol, Transport};
@@ -265,7 +266,7 @@ impl TlsLayer {
             return;
         }
         if output.len() >= HAND_OVER_MIN {
-            outer.write_owned(&[], output);
+            outer.write_owned(&[], output.into());
             return;
         }
         outer.write(&output);
@@ -514,7 +515,7 @@ impl Transport for TlsLayer {
         self.queue(data);
     }
 
-    fn write_owned(&self, head: &[u8], body: Vec<u8>) {
+    fn write_owned(&self, head: &[u8], body: Payload) {
         self.queue(&[head, &body]);
     }
 

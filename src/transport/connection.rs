@@ -13,6 +13,7 @@ use std::os::fd::AsFd;
 use std::rc::{Rc, Weak};
 
 use super::{Address, DisconnectReason, Producer, Protocol, Transport};
+use crate::payload::Payload;
 use crate::reactor::{
     Flush, IoHandler, READS_PER_TURN, Reactor, ReactorInner, Readiness, SourceKey,
 };
@@ -670,7 +671,7 @@ impl<S: Stream> Transport for Connection<S> {
         self.after_write(io);
     }
 
-    fn write_owned(&self, head: &[u8], body: Vec<u8>) {
+    fn write_owned(&self, head: &[u8], body: Payload) {
         let mut io = self.io.borrow_mut();
         if !io.accepts_writes() {
             return;
@@ -688,9 +689,20 @@ impl<S: Stream> Transport for Connection<S> {
                 io.out = Vec::new();
             }
         } else if written >= queued + head.len() {
-            // The socket took all but some of the body: the rest stays where it is.
-            io.out = body;
-            io.out_pos = written - queued - head.len();
+            // The socket took all but some of the body: a vector's rest stays where it is,
+            // another buffer's rest is copied (it is not ours to keep).
+            let taken = written - queued - head.len();
+            match body {
+                Payload::Vec(body) => {
+                    io.out = body;
+                    io.out_pos = taken;
+                }
+                Payload::Shared(_) => {
+                    io.out.clear();
+                    io.out_pos = 0;
+                    io.out.extend_from_slice(&body[taken..]);
+                }
+            }
         } else {
             io.out_pos += written.min(queued);
             io.out

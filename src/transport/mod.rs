@@ -27,6 +27,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use crate::payload::Payload;
+
 pub use connect::{ConnectError, connect_tcp, connect_tcp_addr, connect_unix};
 pub use connection::{DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK};
 pub use listener::{ListenOptions, Port, adopt_listener, listen_tcp, listen_unix};
@@ -163,7 +165,7 @@ pub trait Transport {
 
     /// Queues `head` then `body`, taking `body` over: a transport may send both in one
     /// vectored write and keep what the socket does not take without copying it.
-    fn write_owned(&self, head: &[u8], body: Vec<u8>) {
+    fn write_owned(&self, head: &[u8], body: Payload) {
         self.write_sequence(&[head, &body]);
     }
 

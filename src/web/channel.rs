@@ -29,6 +29,7 @@ use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
 use crate::http::{IdMap, RequestHead, ResponseHead, id_map};
 use crate::http1::{BodyKind, Event, ExternalBody, RequestId, ServerConn, UserError};
+use crate::payload::Payload;
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
 
@@ -476,7 +477,7 @@ impl ResponseSink for Http1Sink {
         self.with_channel(|ch| ch.command(id, |conn| conn.send_body(id, data)));
     }
 
-    fn send_body_owned(&self, data: Vec<u8>) {
+    fn send_body_owned(&self, data: Payload) {
         let id = self.id;
         self.with_channel(|ch| ch.command(id, |conn| conn.send_body_owned(id, data)));
     }
@@ -496,7 +497,7 @@ impl ResponseSink for Http1Sink {
         });
     }
 
-    fn send_rest(&self, head: Option<ResponseHead>, body: Vec<u8>) {
+    fn send_rest(&self, head: Option<ResponseHead>, body: Payload) {
         let id = self.id;
         self.with_channel(|ch| {
             ch.forget(id);

@@ -33,6 +33,7 @@ use super::site::{SiteShared, process};
 use crate::defer::Deferred;
 use crate::http::{RequestHead, ResponseHead};
 use crate::http2::{ErrorCode, Event, ServerConn, StreamId, UserError};
+use crate::payload::Payload;
 use crate::time::DelayedCall;
 use crate::transport::{DisconnectReason, Producer, Protocol, Transport};
 
@@ -560,7 +561,7 @@ impl ResponseSink for Http2Sink {
         self.with_channel(|ch| ch.command(id, |conn| conn.send_data(id, data)));
     }
 
-    fn send_body_owned(&self, data: Vec<u8>) {
+    fn send_body_owned(&self, data: Payload) {
         let id = self.id;
         self.with_channel(|ch| ch.command(id, |conn| conn.send_data_owned(id, data)));
     }

@@ -20,6 +20,7 @@ use super::site::{Site, SiteShared};
 use super::{Args, BodyEncoder, ConnectionLost, ResponseSink, url};
 use crate::defer::Deferred;
 use crate::http::{Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::payload::Payload;
 use crate::transport::{Address, Producer};
 
 /// What the protocol knows about a request when it arrives.
@@ -369,7 +370,8 @@ impl Request {
     }
 
     /// [`write`](Self::write) for bytes the caller gives up: they may be sent without a copy.
-    pub fn write_owned(&self, data: Vec<u8>) {
+    pub fn write_owned(&self, data: impl Into<Payload>) {
+        let data = data.into();
         if self.start_body(data.len()) && !data.is_empty() {
             match self.encode(&data) {
                 Some(encoded) => self.send_encoded(encoded),
@@ -395,7 +397,7 @@ impl Request {
 
     fn send_encoded(&self, encoded: Vec<u8>) {
         if !encoded.is_empty() {
-            self.inner.sink.send_body_owned(encoded);
+            self.inner.sink.send_body_owned(encoded.into());
         }
     }
 
@@ -424,7 +426,8 @@ impl Request {
 
     /// [`write_owned`](Self::write_owned) then [`finish`](Self::finish), handed to the
     /// protocol in one step (a whole response in one go costs one round of its bookkeeping).
-    pub fn write_and_finish(&self, data: Vec<u8>) {
+    pub fn write_and_finish(&self, data: impl Into<Payload>) {
+        let data = data.into();
         if self.read(|s| s.encoder.is_some()) {
             // The encoder takes the body in steps.
             self.write_owned(data);

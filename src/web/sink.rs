@@ -8,6 +8,7 @@ use std::fs::File;
 use std::rc::Rc;
 
 use crate::http::{Method, ResponseHead};
+use crate::payload::Payload;
 use crate::transport::Producer;
 
 /// The protocol side of one request: where its response goes.
@@ -22,7 +23,7 @@ pub trait ResponseSink {
     /// Sends body bytes.
     fn send_body(&self, data: &[u8]);
     /// Sends body bytes the caller gives up (which spares a copy where the sink can keep them).
-    fn send_body_owned(&self, data: Vec<u8>) {
+    fn send_body_owned(&self, data: Payload) {
         self.send_body(&data);
     }
     /// Sends `len` bytes of `file` from `offset` as body bytes without reading them into
@@ -38,7 +39,7 @@ pub trait ResponseSink {
     /// the caller gives up, and the end. The same as [`send_head`](Self::send_head),
     /// [`send_body_owned`](Self::send_body_owned) (for a non-empty body) and
     /// [`finish`](Self::finish) in turn, which is what it does unless the sink can do better.
-    fn send_rest(&self, head: Option<ResponseHead>, body: Vec<u8>) {
+    fn send_rest(&self, head: Option<ResponseHead>, body: Payload) {
         if let Some(head) = head {
             self.send_head(head);
         }

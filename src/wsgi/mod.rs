@@ -42,6 +42,7 @@ pub fn start_interpreter() -> Result<(), InterpreterError> {
 use std::sync::Arc;
 
 use crate::http::Headers;
+use crate::payload::Payload;
 
 /// Identifies a request between the HTTP layer and the pool; chosen by the HTTP layer.
 pub type RequestId = u64;
@@ -138,7 +139,7 @@ pub enum WsgiEvent {
         /// The request.
         id: RequestId,
         /// The bytes.
-        chunk: Vec<u8>,
+        chunk: Payload,
     },
     /// The whole response in one event (the application returned a list, or produced no body
     /// before finishing): the HTTP layer knows the length.
@@ -148,7 +149,7 @@ pub enum WsgiEvent {
         /// Status and headers.
         head: ResponseHead,
         /// The whole body.
-        body: Vec<u8>,
+        body: Payload,
     },
     /// The whole response is `len` bytes of `file` from `offset` (the application returned a
     /// `wsgi.file_wrapper` over a regular file): the HTTP layer sends it straight from the file

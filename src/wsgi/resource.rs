@@ -350,9 +350,10 @@ fn respond(request: &Request, flow: Option<&Rc<Flow>>, event: WsgiEvent) {
             request.write(&[]);
         }
         WsgiEvent::Body { chunk, .. } => {
-            request.write(&chunk);
+            let len = chunk.len();
+            request.write_owned(chunk);
             if let Some(flow) = flow {
-                flow.wrote(chunk.len());
+                flow.wrote(len);
             }
         }
         WsgiEvent::Complete { head, body, .. } => {

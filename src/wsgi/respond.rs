@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyConnectionAbortedError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::control::RequestControl;
@@ -15,6 +16,7 @@ use super::environ::{EnvironTemplate, FileRegion, FileWrapper};
 use super::load::exception_line;
 use super::{RequestId, ResponseHead, WsgiEvent, WsgiRequest};
 use crate::http::Headers;
+use crate::payload::Payload;
 use crate::reactor::ThreadSender;
 
 /// Response headers PEP 3333 forbids an application to set.
@@ -44,7 +46,7 @@ struct Emitter {
 impl Emitter {
     /// Sends a non-empty chunk, preceded by the head the first time; returns whether the
     /// worker must wait for credit.
-    fn send_chunk(&mut self, chunk: Vec<u8>) -> PyResult<bool> {
+    fn send_chunk(&mut self, chunk: Payload) -> PyResult<bool> {
         let len = chunk.len();
         let id = self.id;
         let sent = if self.head_sent {
@@ -124,8 +126,7 @@ impl StartResponse {
                 this.emitter.refused_after_disconnect = true;
                 return Err(PyConnectionAbortedError::new_err("the client disconnected"));
             }
-            let chunk = bytes.as_bytes();
-            if chunk.is_empty() || !this.emitter.send_chunk(chunk.to_vec())? {
+            if bytes.as_bytes().is_empty() || !this.emitter.send_chunk(payload_of(bytes))? {
                 return Ok(());
             }
             this.emitter.control.clone()
@@ -273,7 +274,7 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
 /// How running the application ended, when it did not raise.
 enum Ran {
     /// A list response, collected whole and not yet sent.
-    Collected(Vec<u8>),
+    Collected(Payload),
     /// A `wsgi.file_wrapper` over a regular file, to be sent from the file by the reactor.
     File(FileRegion),
     /// Chunks (if any) were sent as they came.
@@ -342,7 +343,7 @@ pub(crate) fn run_request(
                 Ran::Streamed => WsgiEvent::Complete {
                     id,
                     head,
-                    body: Vec::new(),
+                    body: Payload::new(),
                 },
             },
             None if emitter.control.is_disconnected() => WsgiEvent::Finished { id },
@@ -376,8 +377,14 @@ fn run_app(
     let result = app.call1((environ, responder))?;
     if let Ok(list) = result.cast_exact::<PyList>() {
         if !responder.borrow().emitter.head_sent {
-            // A list has no close(); collect it for one event with a known length.
-            // Sized first, so the body is allocated once and each item copied once.
+            // A list has no close(); collect it for one event with a known length. A list of
+            // one item is passed on as it is; otherwise the body is sized first, so that it is
+            // allocated once and each item copied once.
+            if list.len() == 1 {
+                if let Ok(item) = list.get_item(0) {
+                    return Ok(Ran::Collected(payload_of(chunk_bytes(&item)?)));
+                }
+            }
             let mut total = 0;
             for item in list.iter() {
                 total += chunk_bytes(&item)?.as_bytes().len();
@@ -386,7 +393,7 @@ fn run_app(
             for item in list.iter() {
                 body.extend_from_slice(chunk_bytes(&item)?.as_bytes());
             }
-            return Ok(Ran::Collected(body));
+            return Ok(Ran::Collected(body.into()));
         }
     }
     if let Ok(wrapper) = result.cast_exact::<FileWrapper>() {
@@ -430,19 +437,33 @@ fn iterate(
             break;
         };
         let item = item?;
-        let chunk = chunk_bytes(&item)?.as_bytes();
-        if chunk.is_empty() {
+        let chunk = chunk_bytes(&item)?;
+        if chunk.as_bytes().is_empty() {
             continue;
         }
         let wait = responder
             .try_borrow_mut()?
             .emitter
-            .send_chunk(chunk.to_vec())?;
+            .send_chunk(payload_of(chunk))?;
         if wait {
             py.detach(|| control.wait_for_credit());
         }
     }
     Ok(Ran::Streamed)
+}
+
+/// Bodies at least this large are handed to the reactor in their Python `bytes` object (which
+/// is immutable) instead of being copied; smaller ones are copied, which costs less than
+/// releasing the object from the reactor thread later.
+const SHARE_MIN: usize = 8 * 1024;
+
+/// The bytes of `chunk` for the reactor: shared when large, copied otherwise.
+fn payload_of(chunk: &Bound<'_, PyBytes>) -> Payload {
+    if chunk.as_bytes().len() >= SHARE_MIN {
+        Payload::Shared(Box::new(PyBackedBytes::from(chunk.clone())))
+    } else {
+        Payload::Vec(chunk.as_bytes().to_vec())
+    }
 }
 
 fn chunk_bytes<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
