@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::connection::{ConnectOutcome, Connection, Stream};
+use super::connection::{ConnectOutcome, Connection};
+use super::stream::Stream;
 use super::{Address, Protocol, Transport};
 use crate::defer::{Deferred, Failure};
 use crate::reactor::Reactor;

@@ -7,11 +7,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
 use std::rc::{Rc, Weak};
 
+use super::stream::Stream;
 use super::{Address, DisconnectReason, Producer, Protocol, Transport};
 use crate::payload::Payload;
 use crate::reactor::{
@@ -26,52 +26,6 @@ pub const DEFAULT_LOW_WATERMARK: usize = 16 * 1024;
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
 /// An emptied write buffer keeps at most this much capacity (idle connections stay small).
 const RETAINED_CAPACITY: usize = 16 * 1024;
-
-/// What a connection needs from its socket.
-pub(crate) trait Stream: Read + Write + AsFd + mio::event::Source + 'static {
-    fn shutdown_write(&self) -> io::Result<()>;
-    fn set_nodelay(&self, enabled: bool) -> io::Result<()>;
-    fn take_error(&self) -> io::Result<Option<io::Error>>;
-
-    /// Writes `data` when more follows at once (a file region): a stream that can hold a
-    /// partial packet back for it does so.
-    fn write_before_more(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.write(data)
-    }
-}
-
-impl Stream for mio::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-
-    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
-        mio::net::TcpStream::set_nodelay(self, enabled)
-    }
-
-    fn take_error(&self) -> io::Result<Option<io::Error>> {
-        mio::net::TcpStream::take_error(self)
-    }
-
-    #[cfg(target_os = "linux")]
-    fn write_before_more(&mut self, data: &[u8]) -> io::Result<usize> {
-        crate::sys::send_more(self.as_fd(), data)
-    }
-}
-
-impl Stream for mio::net::UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-
-    fn set_nodelay(&self, _enabled: bool) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn take_error(&self) -> io::Result<Option<io::Error>> {
-        mio::net::UnixStream::take_error(self)
-    }
-}
 
 /// Called once an outgoing connection attempt has succeeded or failed.
 pub(crate) type ConnectOutcome = Box<dyn FnOnce(Result<Rc<dyn Transport>, io::Error>)>;

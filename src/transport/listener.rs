@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::connection::{Connection, Stream};
+use super::connection::Connection;
+use super::stream::Stream;
 use super::{Address, Factory};
 use crate::log;
 use crate::reactor::{ACCEPTS_PER_TURN, IoHandler, Reactor, ReactorInner, Readiness, SourceKey};

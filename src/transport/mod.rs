@@ -19,6 +19,7 @@
 mod connect;
 mod connection;
 mod listener;
+mod stream;
 
 use std::fmt;
 use std::fs::File;
