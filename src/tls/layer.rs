@@ -1,33 +1,34 @@
-//! The adapter between a transport and a protocol: a [`Protocol`] to the outer (socket)
-//! transport that owns a rustls connection, and a [`Transport`] to the inner protocol.
+//! The adapter between a transport and a protocol: [`TlsLayer`] is the [`Transport`] of the
+//! inner protocol and what [`TlsProtocol`] (the outer, socket transport's protocol) drives; its
+//! records are the [`Session`]'s.
 //!
-//! Ciphertext from the socket goes straight from the reactor's read buffer into rustls; the
-//! plaintext of one read is handed to the inner protocol in one `data_received`. What the inner
+//! Ciphertext from the socket is decrypted as it arrives; the plaintext of one read is handed
+//! to the inner protocol in one `data_received`. What the inner
 //! protocol writes collects in one plaintext buffer and is encrypted when its callback returns
 //! (or at the reactor's flush, for writes made elsewhere), so a response written in pieces
 //! becomes one TLS record and one write to the socket transport. Writes of a record's size or
 //! more are encrypted at once, so the outer buffer — and with it back-pressure — follows the
-//! inner protocol's writes as it does without TLS.
+//! inner protocol's writes as it does without TLS. The session encrypts into one buffer that is
+//! written to the socket transport and reused; output of 64 KiB or more is handed over whole
+//! instead, without a copy.
 //!
 //! Like every transport, this one never calls the inner protocol from inside one of its own
 //! methods: deliveries happen in the outer protocol callbacks and in the reactor's flush.
 
 use std::cell::{OnceCell, RefCell};
-use std::io::{self, Read, Write};
+use std::io;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+#[cfg(doc)]
+use super::TlsProtocol;
+use super::session::{RECORD_PLAINTEXT, Session};
 
 use crate::payload::Payload;
 use crate::reactor::{Flush, Reactor, ReactorInner};
 use crate::time::DelayedCall;
-use crate::transport::{Address, DisconnectReason, Producer, Protocol, Transport};
+use crate::transport::{Address, Producer, Protocol, Transport};
 
-/// The largest plaintext a TLS record carries: writes this large are encrypted at once.
-const RECORD_PLAINTEXT: usize = 16 * 1024;
 /// Buffers keep at most this much capacity once emptied (idle connections stay small).
 const RETAINED_CAPACITY: usize = 64 * 1024;
 /// Encrypted output at least this large is handed to the socket transport without a copy.
@@ -40,7 +41,7 @@ pub(crate) type HandshakeOutcome = Box<dyn FnOnce(Result<Rc<dyn Transport>, io::
 
 /// How the inner protocol asked the connection to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Closing {
+pub(super) enum Closing {
     Open,
     /// `lose_connection`: close_notify once the plaintext is out, then close.
     Lose,
@@ -50,52 +51,46 @@ enum Closing {
     Done,
 }
 
-struct State {
-    tls: Connection,
-    outer: Option<Rc<dyn Transport>>,
+pub(super) struct State {
+    pub(super) session: Session,
+    pub(super) outer: Option<Rc<dyn Transport>>,
     /// Plaintext written by the inner protocol and not yet encrypted.
-    plain_out: Vec<u8>,
-    /// Scratch space for rustls's output on its way to the socket transport.
-    tls_out: Vec<u8>,
+    pub(super) plain_out: Vec<u8>,
     /// Decrypted bytes not yet handed to the inner protocol.
-    plain_in: Vec<u8>,
+    pub(super) plain_in: Vec<u8>,
     /// The inner protocol asked to stop reading.
-    inner_paused: bool,
+    pub(super) inner_paused: bool,
     /// The socket transport was asked to stop reading (only once the handshake is done).
-    outer_paused: bool,
+    pub(super) outer_paused: bool,
     /// The peer's close_notify arrived and the inner protocol has not been told yet.
-    eof_pending: bool,
+    pub(super) eof_pending: bool,
     /// The inner protocol's answer to `eof_received`, once asked.
-    keep_open: Option<bool>,
-    closing: Closing,
-    close_notify_sent: bool,
+    pub(super) keep_open: Option<bool>,
+    pub(super) closing: Closing,
+    pub(super) close_notify_sent: bool,
     /// The socket transport has been told to close or half-close.
-    outer_closed: bool,
-    flush_scheduled: bool,
+    pub(super) outer_closed: bool,
+    pub(super) flush_scheduled: bool,
     /// A callback of the outer transport is running: it pushes output out when it ends.
-    in_callback: bool,
+    pub(super) in_callback: bool,
     /// Why the TLS session failed, reported to the inner protocol in `connection_lost`.
-    failure: Option<io::Error>,
+    pub(super) failure: Option<io::Error>,
     /// A producer registered during the handshake (paused if it pushes), handed to the socket
     /// transport once the handshake is done.
-    waiting_producer: Option<(Rc<dyn Producer>, bool)>,
+    pub(super) waiting_producer: Option<(Rc<dyn Producer>, bool)>,
     /// The handshake is done and the inner protocol has had its `connection_made`.
-    started: bool,
-    handshake_timeout: Duration,
-    handshake_timer: Option<DelayedCall>,
-    on_handshake: Option<HandshakeOutcome>,
+    pub(super) started: bool,
+    pub(super) handshake_timeout: Duration,
+    pub(super) handshake_timer: Option<DelayedCall>,
+    pub(super) on_handshake: Option<HandshakeOutcome>,
 }
 
 impl State {
-    fn new(mut tls: Connection) -> Self {
-        // Plaintext is held in `plain_out` until the handshake is done and is encrypted as it
-        // is handed over, so rustls's own buffers never need a limit.
-        tls.set_buffer_limit(None);
+    fn new(session: Session) -> Self {
         Self {
-            tls,
+            session,
             outer: None,
             plain_out: Vec::new(),
-            tls_out: Vec::new(),
             plain_in: Vec::new(),
             inner_paused: false,
             outer_paused: false,
@@ -115,68 +110,53 @@ impl State {
         }
     }
 
-    /// Feeds `input` to rustls and collects the plaintext; a TLS failure is returned.
-    fn absorb(&mut self, mut input: &[u8]) -> Result<(), io::Error> {
-        while !input.is_empty() {
-            match self.tls.read_tls(&mut input) {
-                // After the peer's close_notify nothing more is read.
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
-            }
-            let io_state = self
-                .tls
-                .process_new_packets()
-                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-            let available = io_state.plaintext_bytes_to_read();
-            if available > 0 {
-                let start = self.plain_in.len();
-                self.plain_in.resize(start + available, 0);
-                self.tls.reader().read_exact(&mut self.plain_in[start..])?;
-            }
-            if io_state.peer_has_closed() && self.keep_open.is_none() {
-                self.eof_pending = true;
-            }
+    /// Feeds `input` to the session and collects the plaintext; a TLS failure is returned.
+    pub(super) fn absorb(&mut self, input: &[u8]) -> Result<(), io::Error> {
+        let closed_before = self.session.peer_closed();
+        self.session
+            .receive(input, &mut self.plain_in)
+            .map_err(invalid_data)?;
+        if !closed_before && self.session.peer_closed() && self.keep_open.is_none() {
+            self.eof_pending = true;
         }
         Ok(())
     }
 
-    /// Encrypts pending plaintext (once the handshake allows), adds close_notify when the
-    /// inner protocol is closing, and collects everything rustls has to send into `tls_out`.
-    fn seal(&mut self) {
-        if self.closing == Closing::Done && self.failure.is_none() {
-            return;
+    /// Encrypts pending plaintext (once the handshake allows) and adds close_notify when the
+    /// inner protocol is closing; the records collect in the session's outgoing buffer.
+    fn seal(&mut self) -> Result<(), io::Error> {
+        if self.closing == Closing::Done {
+            return Ok(());
         }
-        if !self.tls.is_handshaking() && !self.plain_out.is_empty() {
-            // With no buffer limit rustls takes everything.
-            let _ = self.tls.writer().write_all(&self.plain_out);
+        if !self.plain_out.is_empty()
+            && self
+                .session
+                .encrypt(&[&self.plain_out])
+                .map_err(invalid_data)?
+        {
             self.plain_out.clear();
             shrink(&mut self.plain_out);
         }
         let closing = matches!(self.closing, Closing::Lose | Closing::WriteEof);
         if closing && !self.close_notify_sent && self.plain_out.is_empty() {
-            self.tls.send_close_notify();
+            // Closing goes ahead even where close_notify cannot be sent.
             self.close_notify_sent = true;
+            self.session.close_notify().map_err(invalid_data)?;
         }
-        while self.tls.wants_write() {
-            if self.tls.write_tls(&mut self.tls_out).is_err() {
-                break;
-            }
-        }
+        Ok(())
     }
 
     /// Encrypts `chunks` directly, after any pending plaintext (the handshake is done).
-    fn seal_chunks(&mut self, chunks: &[&[u8]]) {
-        self.seal();
-        for chunk in chunks {
-            let _ = self.tls.writer().write_all(chunk);
-        }
-        while self.tls.wants_write() {
-            if self.tls.write_tls(&mut self.tls_out).is_err() {
-                break;
-            }
-        }
+    fn seal_chunks(&mut self, chunks: &[&[u8]]) -> Result<(), io::Error> {
+        self.seal()?;
+        self.session.encrypt(chunks).map_err(invalid_data)?;
+        Ok(())
     }
+}
+
+/// A TLS failure, as the inner protocol hears it.
+pub(super) fn invalid_data(error: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
 fn shrink(buffer: &mut Vec<u8>) {
@@ -187,28 +167,28 @@ fn shrink(buffer: &mut Vec<u8>) {
 
 /// The TLS session of one connection: the inner protocol's transport, and what the outer
 /// protocol ([`TlsProtocol`]) drives.
-struct TlsLayer {
-    me: Weak<TlsLayer>,
-    reactor: Weak<ReactorInner>,
-    state: RefCell<State>,
-    inner: RefCell<Option<Box<dyn Protocol>>>,
-    peer: OnceCell<Address>,
-    host: OnceCell<Address>,
+pub(super) struct TlsLayer {
+    pub(super) me: Weak<TlsLayer>,
+    pub(super) reactor: Weak<ReactorInner>,
+    pub(super) state: RefCell<State>,
+    pub(super) inner: RefCell<Option<Box<dyn Protocol>>>,
+    pub(super) peer: OnceCell<Address>,
+    pub(super) host: OnceCell<Address>,
 }
 
 impl TlsLayer {
-    fn new(reactor: &Reactor, tls: Connection, inner: Box<dyn Protocol>) -> Rc<Self> {
+    pub(super) fn new(reactor: &Reactor, session: Session, inner: Box<dyn Protocol>) -> Rc<Self> {
         Rc::new_cyclic(|me| Self {
             me: me.clone(),
             reactor: reactor.downgrade(),
-            state: RefCell::new(State::new(tls)),
+            state: RefCell::new(State::new(session)),
             inner: RefCell::new(Some(inner)),
             peer: OnceCell::new(),
             host: OnceCell::new(),
         })
     }
 
-    fn transport(&self) -> Rc<dyn Transport> {
+    pub(super) fn transport(&self) -> Rc<dyn Transport> {
         match self.me.upgrade() {
             Some(me) => me,
             None => unreachable!("a TLS layer's methods run only while it is alive"),
@@ -234,22 +214,28 @@ impl TlsLayer {
         Reactor::from_inner(reactor).schedule_flush(me);
     }
 
-    /// Hands what rustls produced to the socket transport (one write), then closes or
+    /// Hands what the session produced to the socket transport (one write), then closes or
     /// half-closes it once close_notify is out.
-    fn push_out(&self) {
+    pub(super) fn push_out(&self) {
         let (output, outer, close) = {
             let mut state = self.state.borrow_mut();
             let Some(outer) = state.outer.clone() else {
                 return;
             };
-            state.seal();
+            if let Err(error) = state.seal() {
+                drop(state);
+                return self.fail(error);
+            }
             let close = if state.close_notify_sent && !state.outer_closed {
                 state.outer_closed = true;
                 Some(state.closing)
             } else {
                 None
             };
-            (std::mem::take(&mut state.tls_out), outer, close)
+            if close.is_none() && state.session.outgoing().is_empty() {
+                return;
+            }
+            (std::mem::take(state.session.outgoing()), outer, close)
         };
         self.send(&outer, output);
         match close {
@@ -259,10 +245,10 @@ impl TlsLayer {
         }
     }
 
-    /// Writes `output` to the socket transport (no borrow held) and keeps the buffer.
+    /// Writes `output` to the socket transport (no borrow held) and gives the buffer back to
+    /// the session.
     fn send(&self, outer: &Rc<dyn Transport>, mut output: Vec<u8>) {
         if output.is_empty() {
-            self.state.borrow_mut().tls_out = output;
             return;
         }
         if output.len() >= HAND_OVER_MIN {
@@ -272,8 +258,9 @@ impl TlsLayer {
         outer.write(&output);
         output.clear();
         let mut state = self.state.borrow_mut();
-        if state.tls_out.is_empty() {
-            state.tls_out = output;
+        let outgoing = state.session.outgoing();
+        if outgoing.is_empty() && outgoing.capacity() < output.capacity() {
+            *outgoing = output;
         }
     }
 
@@ -288,7 +275,7 @@ impl TlsLayer {
             return;
         }
         let eager =
-            !state.tls.is_handshaking() && state.plain_out.len() + total >= RECORD_PLAINTEXT;
+            state.plain_out.len() + total >= RECORD_PLAINTEXT && !state.session.is_handshaking();
         if !eager {
             for chunk in chunks {
                 state.plain_out.extend_from_slice(chunk);
@@ -298,23 +285,26 @@ impl TlsLayer {
         // A record's worth or more: encrypt now, so the socket transport's buffer (and the
         // producer pausing that goes with it) follows the write.
         let small_head = chunks.len() > 1 && chunks[0].len() < RECORD_PLAINTEXT / 4;
-        if small_head {
+        let sealed = if small_head {
             // A response head joins the pending plaintext rather than making its own record.
             state.plain_out.extend_from_slice(chunks[0]);
-            state.seal_chunks(&chunks[1..]);
+            state.seal_chunks(&chunks[1..])
         } else {
-            state.seal_chunks(chunks);
-        }
-        let output = std::mem::take(&mut state.tls_out);
+            state.seal_chunks(chunks)
+        };
+        let output = std::mem::take(state.session.outgoing());
         let outer = state.outer.clone();
         drop(state);
+        if let Err(error) = sealed {
+            return self.fail(error);
+        }
         if let Some(outer) = outer {
             self.send(&outer, output);
         }
     }
 
     /// Hands buffered plaintext and a pending end of input to the inner protocol.
-    fn deliver(&self) {
+    pub(super) fn deliver(&self) {
         let (data, eof) = {
             let mut state = self.state.borrow_mut();
             let failed = state.closing == Closing::Done && state.failure.is_some();
@@ -349,7 +339,7 @@ impl TlsLayer {
     }
 
     /// Tells the inner protocol the peer sends nothing more; closes unless it keeps writing.
-    fn deliver_eof(&self) -> bool {
+    pub(super) fn deliver_eof(&self) -> bool {
         let keep_open = match self.inner.try_borrow_mut() {
             Ok(mut inner) => inner.as_mut().is_some_and(|p| p.eof_received()),
             Err(_) => false,
@@ -362,7 +352,7 @@ impl TlsLayer {
     }
 
     /// Runs `f` as an outer callback: inner writes made meanwhile go out when it returns.
-    fn in_callback(&self, f: impl FnOnce()) {
+    pub(super) fn in_callback(&self, f: impl FnOnce()) {
         self.state.borrow_mut().in_callback = true;
         f();
         self.state.borrow_mut().in_callback = false;
@@ -371,7 +361,7 @@ impl TlsLayer {
 
     /// The TLS session failed: send rustls's alert and close. The inner protocol hears
     /// `error` in `connection_lost`, or, before the handshake was done, whoever waits for it.
-    fn fail(&self, error: io::Error) {
+    pub(super) fn fail(&self, error: io::Error) {
         let (outer, waiting) = {
             let mut state = self.state.borrow_mut();
             let waiting = if state.started {
@@ -397,17 +387,9 @@ impl TlsLayer {
         }
     }
 
+    /// Sends what the session has left to say (the alert rustls made of a failure).
     fn push_alert(&self, outer: Option<&Rc<dyn Transport>>) {
-        let output = {
-            let mut state = self.state.borrow_mut();
-            while state.tls.wants_write() {
-                let State { tls, tls_out, .. } = &mut *state;
-                if tls.write_tls(tls_out).is_err() {
-                    break;
-                }
-            }
-            std::mem::take(&mut state.tls_out)
-        };
+        let output = std::mem::take(self.state.borrow_mut().session.outgoing());
         if let Some(outer) = outer {
             self.send(outer, output);
         }
@@ -415,10 +397,10 @@ impl TlsLayer {
 
     /// Once the handshake is done: the inner protocol's `connection_made`, then whoever waits
     /// for the handshake.
-    fn start_inner(&self) {
+    pub(super) fn start_inner(&self) {
         let (timer, outcome) = {
             let mut state = self.state.borrow_mut();
-            if state.started || state.tls.is_handshaking() || state.closing == Closing::Done {
+            if state.started || state.session.is_handshaking() || state.closing == Closing::Done {
                 return;
             }
             state.started = true;
@@ -439,7 +421,7 @@ impl TlsLayer {
     }
 
     /// Drops the connection if the handshake is not done by now.
-    fn handshake_timed_out(&self) {
+    pub(super) fn handshake_timed_out(&self) {
         let waiting = {
             let state = self.state.borrow();
             !state.started && state.closing != Closing::Done
@@ -454,10 +436,10 @@ impl TlsLayer {
 
     /// Once the handshake is done, hands a producer registered meanwhile to the socket
     /// transport and lets it produce.
-    fn release_producer(&self) {
+    pub(super) fn release_producer(&self) {
         let (producer, streaming, outer) = {
             let mut state = self.state.borrow_mut();
-            if state.tls.is_handshaking() || state.waiting_producer.is_none() {
+            if state.session.is_handshaking() || state.waiting_producer.is_none() {
                 return;
             }
             let Some(outer) = state.outer.clone() else {
@@ -476,10 +458,10 @@ impl TlsLayer {
 
     /// Pauses the socket transport if the inner protocol asked for it and the handshake, which
     /// must go on regardless, is done.
-    fn apply_pause(&self) {
+    pub(super) fn apply_pause(&self) {
         let outer = {
             let mut state = self.state.borrow_mut();
-            if !state.inner_paused || state.outer_paused || state.tls.is_handshaking() {
+            if !state.inner_paused || state.outer_paused || state.session.is_handshaking() {
                 return;
             }
             state.outer_paused = true;
@@ -561,7 +543,7 @@ impl Transport for TlsLayer {
     fn register_producer(&self, producer: Rc<dyn Producer>, streaming: bool) {
         let (outer, handshaking) = {
             let mut state = self.state.borrow_mut();
-            let handshaking = state.tls.is_handshaking() && state.closing == Closing::Open;
+            let handshaking = state.session.is_handshaking() && state.closing == Closing::Open;
             if handshaking {
                 // Nothing can be sent before the handshake is done: a push producer waits.
                 state.waiting_producer = Some((producer.clone(), streaming));
@@ -645,203 +627,14 @@ impl Transport for TlsLayer {
     }
 
     fn negotiated_protocol(&self) -> Option<Vec<u8>> {
-        self.state.borrow().tls.alpn_protocol().map(<[u8]>::to_vec)
+        self.state
+            .borrow()
+            .session
+            .alpn_protocol()
+            .map(<[u8]>::to_vec)
     }
 
     fn is_secure(&self) -> bool {
         true
-    }
-}
-
-/// The protocol a TLS connection runs on its socket: decrypts for, and encrypts from, the
-/// protocol it wraps, which sees a [`Transport`] of its own.
-///
-/// The wrapped protocol's `connection_made` comes once the handshake is done, so the negotiated
-/// ALPN protocol is known then. A handshake that fails or takes longer than its timeout closes
-/// the connection without troubling the wrapped protocol (a client's connection attempt fails
-/// instead). A bad record later closes the connection, and the wrapped protocol's
-/// `connection_lost` gets [`DisconnectReason::Lost`] with an [`io::Error`] of kind
-/// `InvalidData` carrying the [`rustls::Error`].
-pub struct TlsProtocol {
-    layer: Rc<TlsLayer>,
-}
-
-impl std::fmt::Debug for TlsProtocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.layer.state.borrow();
-        f.debug_struct("TlsProtocol")
-            .field("handshaking", &state.tls.is_handshaking())
-            .field("closing", &state.closing)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TlsProtocol {
-    /// The server side of a TLS connection running `inner`.
-    ///
-    /// # Errors
-    ///
-    /// What rustls says when the configuration cannot make a connection.
-    pub fn server(
-        reactor: &Reactor,
-        config: Arc<ServerConfig>,
-        inner: Box<dyn Protocol>,
-    ) -> Result<Self, rustls::Error> {
-        let tls = ServerConnection::new(config)?;
-        Ok(Self {
-            layer: TlsLayer::new(reactor, tls.into(), inner),
-        })
-    }
-
-    /// The client side of a TLS connection to `server_name` (a DNS name, checked against the
-    /// server's certificate, or an IP address) running `inner`.
-    ///
-    /// # Errors
-    ///
-    /// A name that is neither a DNS name nor an IP address, or what rustls says.
-    pub fn client(
-        reactor: &Reactor,
-        config: Arc<ClientConfig>,
-        server_name: &str,
-        inner: Box<dyn Protocol>,
-    ) -> Result<Self, rustls::Error> {
-        let name = ServerName::try_from(server_name.to_owned()).map_err(|_| {
-            rustls::Error::General(format!("{server_name:?} is not a valid server name"))
-        })?;
-        let tls = ClientConnection::new(config, name)?;
-        Ok(Self {
-            layer: TlsLayer::new(reactor, tls.into(), inner),
-        })
-    }
-
-    /// The transport the wrapped protocol writes to.
-    pub fn transport(&self) -> Rc<dyn Transport> {
-        self.layer.transport()
-    }
-
-    /// Drops connections whose handshake takes longer than `timeout` (30 s by default).
-    #[must_use]
-    pub fn with_handshake_timeout(self, timeout: Duration) -> Self {
-        self.layer.state.borrow_mut().handshake_timeout = timeout;
-        self
-    }
-
-    /// Calls `outcome` once the handshake is done (with the TLS transport, after the wrapped
-    /// protocol's `connection_made`) or has failed (with why).
-    pub(crate) fn on_handshake(self, outcome: HandshakeOutcome) -> Self {
-        self.layer.state.borrow_mut().on_handshake = Some(outcome);
-        self
-    }
-}
-
-impl Protocol for TlsProtocol {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        let layer = &self.layer;
-        let _ = layer.peer.set(transport.peer_address());
-        let _ = layer.host.set(transport.host_address());
-        let timeout = {
-            let mut state = layer.state.borrow_mut();
-            state.outer = Some(transport);
-            state.handshake_timeout
-        };
-        if let Some(reactor) = layer.reactor.upgrade().map(Reactor::from_inner) {
-            let waiting = Rc::downgrade(layer);
-            let timer = reactor.call_later(timeout, move || {
-                if let Some(layer) = waiting.upgrade() {
-                    layer.handshake_timed_out();
-                }
-            });
-            layer.state.borrow_mut().handshake_timer = Some(timer);
-        }
-        // A client's hello goes out now.
-        layer.push_out();
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        let layer = &self.layer;
-        let absorbed = {
-            let mut state = layer.state.borrow_mut();
-            if state.closing == Closing::Done {
-                return;
-            }
-            state.absorb(data)
-        };
-        if let Err(error) = absorbed {
-            return layer.fail(error);
-        }
-        layer.in_callback(|| {
-            layer.start_inner();
-            layer.apply_pause();
-            layer.release_producer();
-            layer.deliver();
-        });
-    }
-
-    fn eof_received(&mut self) -> bool {
-        let layer = &self.layer;
-        let (started, answered) = {
-            let state = layer.state.borrow();
-            (state.started, state.keep_open)
-        };
-        if !started {
-            layer.fail(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the peer closed the connection during the TLS handshake",
-            ));
-            return false;
-        }
-        if let Some(keep_open) = answered {
-            // The peer's close_notify came first and the inner protocol has answered.
-            return keep_open;
-        }
-        // The socket ended without close_notify: the inner protocol hears the end of input
-        // all the same (as most HTTP clients end that way).
-        let mut keep_open = false;
-        layer.in_callback(|| keep_open = layer.deliver_eof());
-        keep_open
-    }
-
-    fn connection_lost(&mut self, reason: DisconnectReason) {
-        let layer = &self.layer;
-        let (failure, outer, waiting, started, outcome, timer) = {
-            let mut state = layer.state.borrow_mut();
-            state.closing = Closing::Done;
-            (
-                state.failure.take(),
-                state.outer.take(),
-                state.waiting_producer.take(),
-                state.started,
-                state.on_handshake.take(),
-                state.handshake_timer.take(),
-            )
-        };
-        drop(outer);
-        if let Some(timer) = timer {
-            let _ = timer.cancel();
-        }
-        if let Some((producer, _)) = waiting {
-            producer.stop_producing();
-        }
-        if !started {
-            // The wrapped protocol never saw the connection; whoever waited hears why.
-            layer.inner.borrow_mut().take();
-            if let Some(outcome) = outcome {
-                outcome(Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    format!("the connection ended during the TLS handshake ({reason})"),
-                )));
-            }
-            return;
-        }
-        let reason = match failure {
-            Some(error) if !matches!(reason, DisconnectReason::Aborted) => {
-                DisconnectReason::Lost(error)
-            }
-            _ => reason,
-        };
-        let inner = layer.inner.borrow_mut().take();
-        if let Some(mut inner) = inner {
-            inner.connection_lost(reason);
-        }
     }
 }

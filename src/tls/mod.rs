@@ -19,6 +19,8 @@
 mod config;
 mod error;
 mod layer;
+mod protocol;
+mod session;
 
 use std::rc::Weak;
 
@@ -27,8 +29,9 @@ pub use config::{
     TlsOptions, client_config,
 };
 pub use error::{TlsConfigError, TlsConfigProblem};
+pub use layer::DEFAULT_HANDSHAKE_TIMEOUT;
 pub(crate) use layer::HandshakeOutcome;
-pub use layer::{DEFAULT_HANDSHAKE_TIMEOUT, TlsProtocol};
+pub use protocol::TlsProtocol;
 
 use crate::log;
 use crate::reactor::{Reactor, ReactorInner};
