@@ -258,7 +258,11 @@ fn drive<C: Unbuffered>(
                     discard += record.discard;
                     plaintext.extend_from_slice(record.payload);
                 }
-                None
+                drop(traffic);
+                // With all input read and nothing queued to send, the state rustls would reach
+                // next is of no use to a read; a write asks for it afresh.
+                let drained = records.start + discard >= records.incoming.len();
+                (matches!(send, Send::Nothing) && drained && !conn.wants_write()).then_some(false)
             }
             ConnectionState::ReadEarlyData(_) => {
                 // No configuration here accepts early data (it could be a replay); should some
