@@ -522,6 +522,53 @@ fn lose_connection_sends_close_notify() {
     assert_eq!(outcome.expect("a clean close_notify"), b"goodbye");
 }
 
+/// The 1 MiB body [`BigResponse`] writes: every byte position distinguishable from its
+/// neighbours, so a lost, repeated or reordered record shows.
+fn big_body() -> Vec<u8> {
+    (0..1u32 << 20).map(|i| (i % 251) as u8).collect()
+}
+
+/// A protocol that writes a small head, 1 MiB in one write and a small tail, then closes.
+struct BigResponse;
+
+impl Protocol for BigResponse {
+    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+        transport.write(b"head;");
+        transport.write(&big_body());
+        transport.write(b";tail");
+        transport.lose_connection();
+    }
+
+    fn data_received(&mut self, _data: &[u8]) {}
+}
+
+/// A 1 MiB write between two small ones reaches a rustls client intact and in order, before a
+/// clean close_notify.
+#[test]
+fn a_mebibyte_response_is_read_back_intact() {
+    let reactor = new_reactor();
+    let server = SslServer::start(
+        "big-response",
+        &reactor,
+        &TlsOptions::default(),
+        |_: &torsion::transport::Address| Some(Box::new(BigResponse) as Box<dyn Protocol>),
+    );
+    let config = client_config(&server.pki.ca, &[]);
+    let address = server.address;
+    let outcome = beside(&reactor, move || {
+        let mut client = blocking_client(address, "127.0.0.1", config)?;
+        let mut received = Vec::new();
+        client.read_to_end(&mut received)?;
+        Ok::<_, std::io::Error>(received)
+    });
+    let received = outcome.expect("the whole response and a clean close_notify");
+    let mut expected = b"head;".to_vec();
+    expected.extend_from_slice(&big_body());
+    expected.extend_from_slice(b";tail");
+    assert_eq!(received.len(), expected.len());
+    assert!(received == expected, "the bytes come back in order");
+}
+
 /// `write_eof` sends close_notify: the server protocol hears the end of input, answers on the
 /// half-open connection, and both ends close cleanly.
 #[test]
