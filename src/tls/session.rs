@@ -9,15 +9,16 @@
 //!
 //! Why the unbuffered API rather than `rustls::Connection`: the buffered connection copies
 //! ciphertext into a deframer buffer of its own (`read_tls`), queues each encrypted record as a
-//! `Vec` of its own and copies those out again (`write_tls`), and keeps an I/O-state summary on
-//! every call. Here ciphertext is copied once into `incoming` and records are encrypted
-//! straight into `outgoing`, which cuts the steady-state cost of a small request and response
-//! by about a fifth (instruction counts in the README). rustls 0.23 still copies each
-//! received record's plaintext into a `Vec` and each record to send through one (in-place
-//! decryption for the caller is not in its API yet), so those copies remain. Doing the record
-//! protection ourselves (rustls's kernel-connection API, with ring's AEAD) would remove them too,
-//! but would make this crate responsible for nonces, key updates and confidentiality limits:
-//! not worth the few hundred instructions a request it would save.
+//! `Vec` of its own and copies those out again (`write_tls`), and sums up its I/O state on
+//! every call. Here ciphertext is copied once into `incoming`, records are encrypted straight
+//! into `outgoing`, and a read that leaves nothing to do stops at its plaintext. That takes
+//! about a tenth off what TLS adds to a small keep-alive request (`benches/README.md`). The
+//! rest is AES-GCM and rustls's own work per record: rustls 0.23 still copies each received
+//! record's plaintext into a `Vec` of its own and seals each outgoing record in one before
+//! copying it out (in-place decryption for the caller is not in its API yet). Doing the record
+//! protection here instead (rustls's kernel-connection API, with ring's AEAD) would remove that
+//! too, but would make this crate answer for nonces, key updates, alerts and confidentiality
+//! limits, which rustls gets right; that is not worth a thousand or so instructions a request.
 
 use std::ops::DerefMut;
 use std::sync::Arc;
@@ -43,7 +44,7 @@ const RETAINED_INCOMING: usize = 32 * 1024;
 const MAX_STEPS: usize = 4096;
 
 /// What the caller wants done once the session can send application data.
-enum Send<'a> {
+enum Outbound<'a> {
     Nothing,
     Data(&'a [&'a [u8]]),
     CloseNotify,
@@ -149,7 +150,7 @@ impl Session {
 
     /// Produces what the session has to say before hearing anything (a client's hello).
     pub(super) fn start(&mut self) -> Result<(), rustls::Error> {
-        self.run(&mut Vec::new(), Send::Nothing).map(drop)
+        self.run(&mut Vec::new(), Outbound::Nothing).map(drop)
     }
 
     /// Processes ciphertext from the peer: plaintext is appended to `plaintext`, and handshake
@@ -164,7 +165,7 @@ impl Session {
             return Ok(());
         }
         self.records.incoming.extend_from_slice(input);
-        let outcome = self.run(plaintext, Send::Nothing);
+        let outcome = self.run(plaintext, Outbound::Nothing);
         if self.records.peer_closed || self.failure.is_some() {
             self.records.start = self.records.incoming.len();
         }
@@ -178,12 +179,12 @@ impl Session {
         if self.is_handshaking() {
             return Ok(false);
         }
-        self.run(&mut Vec::new(), Send::Data(data))
+        self.run(&mut Vec::new(), Outbound::Data(data))
     }
 
     /// Adds close_notify to [`Self::outgoing`], once the handshake allows it.
     pub(super) fn close_notify(&mut self) -> Result<bool, rustls::Error> {
-        self.run(&mut Vec::new(), Send::CloseNotify)
+        self.run(&mut Vec::new(), Outbound::CloseNotify)
     }
 
     /// The ciphertext waiting to be sent; the caller takes what it sends.
@@ -212,7 +213,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, plaintext: &mut Vec<u8>, send: Send<'_>) -> Result<bool, rustls::Error> {
+    fn run(&mut self, plaintext: &mut Vec<u8>, send: Outbound<'_>) -> Result<bool, rustls::Error> {
         if let Some(failure) = &self.failure {
             return Err(failure.clone());
         }
@@ -239,7 +240,7 @@ fn drive<C: Unbuffered>(
     conn: &mut C,
     records: &mut Records,
     plaintext: &mut Vec<u8>,
-    send: Send<'_>,
+    send: Outbound<'_>,
 ) -> Result<bool, rustls::Error> {
     for _ in 0..MAX_STEPS {
         let status = conn.process(&mut records.incoming[records.start..]);
@@ -262,7 +263,8 @@ fn drive<C: Unbuffered>(
                 // With all input read and nothing queued to send, the state rustls would reach
                 // next is of no use to a read; a write asks for it afresh.
                 let drained = records.start + discard >= records.incoming.len();
-                (matches!(send, Send::Nothing) && drained && !conn.wants_write()).then_some(false)
+                (matches!(send, Outbound::Nothing) && drained && !conn.wants_write())
+                    .then_some(false)
             }
             ConnectionState::ReadEarlyData(_) => {
                 // No configuration here accepts early data (it could be a replay); should some
@@ -333,11 +335,11 @@ fn encode_into<Data>(
 fn carry_out<Data>(
     traffic: &mut WriteTraffic<'_, Data>,
     outgoing: &mut Vec<u8>,
-    send: &Send<'_>,
+    send: &Outbound<'_>,
 ) -> Result<bool, rustls::Error> {
     match send {
-        Send::Nothing => Ok(false),
-        Send::Data(chunks) => {
+        Outbound::Nothing => Ok(false),
+        Outbound::Data(chunks) => {
             for chunk in chunks.iter().filter(|chunk| !chunk.is_empty()) {
                 let records = chunk.len().div_ceil(RECORD_PLAINTEXT);
                 let estimate = chunk.len() + records * RECORD_OVERHEAD;
@@ -347,7 +349,7 @@ fn carry_out<Data>(
             }
             Ok(true)
         }
-        Send::CloseNotify => {
+        Outbound::CloseNotify => {
             append(outgoing, RECORD_OVERHEAD, |buffer| {
                 traffic.queue_close_notify(buffer).map_err(encrypt_problem)
             })?;
