@@ -12,7 +12,7 @@
 //! [`client_config`] makes what a client needs. Endpoints use them for `ssl:`, `sni:` and
 //! `tls:` (see `crate::endpoints`).
 //!
-//! Tested by: reactor_tests/tls.rs
+//! Tested by: reactor_tests/tls.rs, and the record handling alone by `session.rs`'s unit tests
 //!
 //! [`Transport`]: crate::transport::Transport
 
