@@ -27,12 +27,19 @@ pub(crate) struct Running {
 
 impl Running {
     /// Spawns `command` and reads its first line, which must say where it is serving.
-    pub(crate) fn spawn(mut command: Command) -> Running {
+    pub(crate) fn spawn(command: Command) -> Running {
+        Self::spawn_then(command, |_| {})
+    }
+
+    /// [`spawn`](Self::spawn), running `while_starting` on the process before its first line
+    /// is read (while it may still be importing the application).
+    pub(crate) fn spawn_then(mut command: Command, while_starting: impl FnOnce(&Child)) -> Running {
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        while_starting(&child);
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();

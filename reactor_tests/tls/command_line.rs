@@ -106,6 +106,53 @@ fn sighup_reloads_certificates_without_dropping_connections() {
     assert_eq!(get(&mut before), "https");
 }
 
+/// A SIGHUP that arrives while the application is still being imported does not end the
+/// process: it is handled (the certificates are reloaded) once the server runs.
+#[test]
+fn sighup_during_import_is_kept_for_later() {
+    let pki = Pki::new("cli-early-hup");
+    let issued = pki.server("server.pem", &["127.0.0.1"]);
+    let dir = pki.dir.path();
+    fs::write(
+        dir.join("slowimport.py"),
+        "import time\nopen('importing', 'w').close()\ntime.sleep(1.0)\nfrom tlsapps import scheme\n",
+    )
+    .unwrap();
+    fs::write(dir.join("tlsapps.py"), APPS).unwrap();
+    let listen = ssl_description(&issued.0);
+    let command = torsion(
+        dir,
+        &[
+            "web",
+            "--wsgi",
+            "slowimport.scheme",
+            "--no-access-log",
+            "--listen",
+            &listen,
+        ],
+    );
+    let importing = dir.join("importing");
+    let mut server = Running::spawn_then(command, |child| {
+        for _ in 0..3000 {
+            if importing.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(importing.exists(), "the import never started");
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+    let line = server.next_line();
+    assert!(line.contains("reloaded the certificates"), "{line:?}");
+    let config = client_config(&pki.ca, &[]);
+    let mut client = blocking_client(server.address(), "127.0.0.1", config).unwrap();
+    assert_eq!(get(&mut client), "https");
+}
+
 /// A reload that meets a bad file says so in one line and keeps serving the old certificate.
 #[test]
 fn sighup_with_a_bad_file_keeps_the_old_certificates() {

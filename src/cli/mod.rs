@@ -8,9 +8,12 @@
 
 mod files;
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -196,6 +199,17 @@ fn serve(options: WebOptions) -> Result<(), String> {
              give a writable directory with --spool-directory"
         )
     })?;
+    let endpoints = if options.listen.is_empty() {
+        vec![parse_endpoint("tcp:8080")?]
+    } else {
+        options.listen.clone()
+    };
+    // Watched before the application is imported (which may take a while): a SIGHUP meant
+    // for the certificates must not end the process in the meantime.
+    let certificates = Rc::new(RefCell::new(Vec::new()));
+    if endpoints.iter().any(ServerEndpoint::is_tls) {
+        reload_on_hangup(&reactor, certificates.clone())?;
+    }
     let app = match options.wsgi.as_deref() {
         Some(spec) => Some(WsgiApp::load(spec).map_err(|error| error.to_string())?),
         None => None,
@@ -229,26 +243,20 @@ fn serve(options: WebOptions) -> Result<(), String> {
             last.flush_access_log();
         });
     }
-    let endpoints = if options.listen.is_empty() {
-        vec![parse_endpoint("tcp:8080")?]
-    } else {
-        options.listen.clone()
-    };
     let tls_options = if options.no_http2 {
         TlsOptions::http1_only()
     } else {
         TlsOptions::default()
     };
     let mut ports = Vec::new();
-    let mut certificates = Vec::new();
     for endpoint in &endpoints {
         let listening = listen_with_tls(&reactor, endpoint, &tls_options, site.clone())
             .map_err(|error| error.to_string())?;
         eprintln!("torsion: serving {spec} on {}", listening.port.address());
         ports.push(listening.port);
-        certificates.extend(listening.tls.map(|tls| (endpoint.to_string(), tls)));
+        let tls = listening.tls.map(|tls| (endpoint.to_string(), tls));
+        certificates.borrow_mut().extend(tls);
     }
-    reload_on_hangup(&reactor, certificates)?;
     if let Some(app) = app {
         start_workers(&reactor, &resource, app, options.threads);
     }
@@ -258,26 +266,42 @@ fn serve(options: WebOptions) -> Result<(), String> {
 }
 
 /// On SIGHUP, reads every TLS endpoint's keys and certificates again: new connections use them,
-/// open ones keep theirs; a bad file keeps the previous ones and says why.
+/// open ones keep theirs; a bad file keeps the previous ones and says why. Called before the
+/// application is imported: the reactor installs its signal handlers only when it starts, so
+/// until then a SIGHUP is noted (rather than ending the process, its default action) and
+/// handled once the reactor runs.
 fn reload_on_hangup(
     reactor: &Reactor,
-    certificates: Vec<(String, ServerTls)>,
+    certificates: Rc<RefCell<Vec<(String, ServerTls)>>>,
 ) -> Result<(), String> {
-    if certificates.is_empty() {
-        return Ok(());
-    }
+    let cannot = |error: std::io::Error| format!("cannot watch for SIGHUP: {error}");
+    let early = Arc::new(AtomicBool::new(false));
+    let noted = signal_hook::flag::register(libc::SIGHUP, early.clone()).map_err(cannot)?;
+    let watched = certificates.clone();
     reactor
         .on_signal(Signal::Hangup, move || {
-            for (endpoint, tls) in &certificates {
-                match tls.reload() {
-                    Ok(()) => eprintln!("torsion: reloaded the certificates of {endpoint}"),
-                    Err(error) => {
-                        eprintln!("torsion: kept the previous certificates of {endpoint}: {error}")
-                    }
-                }
-            }
+            reload_certificates(&watched.borrow())
         })
-        .map_err(|error| format!("cannot watch for SIGHUP: {error}"))
+        .map_err(cannot)?;
+    reactor.call_when_running(move || {
+        signal_hook::low_level::unregister(noted);
+        if early.load(Ordering::Relaxed) {
+            reload_certificates(&certificates.borrow());
+        }
+    });
+    Ok(())
+}
+
+/// Reloads each endpoint's certificates, saying in one line per endpoint how it went.
+fn reload_certificates(certificates: &[(String, ServerTls)]) {
+    for (endpoint, tls) in certificates {
+        match tls.reload() {
+            Ok(()) => eprintln!("torsion: reloaded the certificates of {endpoint}"),
+            Err(error) => {
+                eprintln!("torsion: kept the previous certificates of {endpoint}: {error}")
+            }
+        }
+    }
 }
 
 /// Starts the worker pool once the reactor runs (after any fork, never before).

@@ -312,6 +312,13 @@ fn flag_text(value: bool) -> String {
     if value { "1" } else { "0" }.to_owned()
 }
 
+impl ServerEndpoint {
+    /// Whether connections to this endpoint are encrypted (`ssl:`, `sni:`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Ssl { .. } | Self::Sni { .. })
+    }
+}
+
 impl fmt::Display for ServerEndpoint {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
