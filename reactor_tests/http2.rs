@@ -7,6 +7,7 @@ mod drain;
 use std::process::Command;
 use std::rc::Rc;
 
+use torsion::payload::Payload;
 use torsion::web::{Render, SiteConfig};
 
 use crate::web::support::{FnResource, Server, curl};
@@ -101,6 +102,26 @@ fn large_response() {
     let server = Server::start_with(
         crate::util::new_reactor(),
         FnResource::new(move |_| Render::Body(body.clone())),
+        SiteConfig::default(),
+    );
+    let Some(received) = fetch_over_h2(&server, "/big") else {
+        return;
+    };
+    assert!(received == expected, "got {} bytes", received.len());
+}
+
+/// A large body handed over in a buffer the server does not own (as a WSGI application's
+/// `bytes` object is) is cut into DATA frames from that buffer and arrives intact.
+#[test]
+fn large_shared_response() {
+    let body: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    let expected = body.clone();
+    let server = Server::start_with(
+        crate::util::new_reactor(),
+        FnResource::new(move |request| {
+            request.write_and_finish(Payload::Shared(Box::new(body.clone())));
+            Render::NotDoneYet
+        }),
         SiteConfig::default(),
     );
     let Some(received) = fetch_over_h2(&server, "/big") else {
