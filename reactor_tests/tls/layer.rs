@@ -500,25 +500,34 @@ impl Protocol for Farewell {
     fn data_received(&mut self, _data: &[u8]) {}
 }
 
-/// `lose_connection` sends close_notify after the data: a rustls client reads the data and a
-/// clean end, not a truncation.
-#[test]
-fn lose_connection_sends_close_notify() {
+/// Serves `protocol` (made afresh per connection) over an `ssl:` server labelled `label`, and
+/// reads everything a rustls client receives until the end of the stream.
+fn read_all_over_tls(
+    label: &str,
+    protocol: fn() -> Box<dyn Protocol>,
+) -> Result<Vec<u8>, std::io::Error> {
     let reactor = new_reactor();
     let server = SslServer::start(
-        "close-notify",
+        label,
         &reactor,
         &TlsOptions::default(),
-        |_: &torsion::transport::Address| Some(Box::new(Farewell) as Box<dyn Protocol>),
+        move |_: &torsion::transport::Address| Some(protocol()),
     );
     let config = client_config(&server.pki.ca, &[]);
     let address = server.address;
-    let outcome = beside(&reactor, move || {
+    beside(&reactor, move || {
         let mut client = blocking_client(address, "127.0.0.1", config)?;
         let mut received = Vec::new();
         client.read_to_end(&mut received)?;
         Ok::<_, std::io::Error>(received)
-    });
+    })
+}
+
+/// `lose_connection` sends close_notify after the data: a rustls client reads the data and a
+/// clean end, not a truncation.
+#[test]
+fn lose_connection_sends_close_notify() {
+    let outcome = read_all_over_tls("close-notify", || Box::new(Farewell));
     assert_eq!(outcome.expect("a clean close_notify"), b"goodbye");
 }
 
@@ -546,21 +555,7 @@ impl Protocol for BigResponse {
 /// clean close_notify.
 #[test]
 fn a_mebibyte_response_is_read_back_intact() {
-    let reactor = new_reactor();
-    let server = SslServer::start(
-        "big-response",
-        &reactor,
-        &TlsOptions::default(),
-        |_: &torsion::transport::Address| Some(Box::new(BigResponse) as Box<dyn Protocol>),
-    );
-    let config = client_config(&server.pki.ca, &[]);
-    let address = server.address;
-    let outcome = beside(&reactor, move || {
-        let mut client = blocking_client(address, "127.0.0.1", config)?;
-        let mut received = Vec::new();
-        client.read_to_end(&mut received)?;
-        Ok::<_, std::io::Error>(received)
-    });
+    let outcome = read_all_over_tls("big-response", || Box::new(BigResponse));
     let received = outcome.expect("the whole response and a clean close_notify");
     let mut expected = b"head;".to_vec();
     expected.extend_from_slice(&big_body());
