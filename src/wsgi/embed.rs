@@ -188,3 +188,11 @@ pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, 
     }?;
     Ok(object.cast_into::<PyString>()?)
 }
+
+/// How many references to `object` exist. Equal to the number the caller holds, it proves
+/// nothing else (the application included) can reach the object, which may then be reused.
+pub(crate) fn reference_count(object: &Bound<'_, PyAny>) -> isize {
+    // SAFETY: `object` is a live object (the Bound holds a reference) and the Bound's `py`
+    // token proves the GIL is held, so the count is not changing under us.
+    unsafe { ffi::Py_REFCNT(object.as_ptr()) }
+}

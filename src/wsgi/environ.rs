@@ -1,21 +1,28 @@
-//! Building the environ: a `dict` with `str` keys, copied from a prepared base (the constant
-//! entries) and filled with interned keys, so a request costs few Python allocations.
+//! Building the environ: a `dict` copied from a per-worker base that already holds the previous
+//! request's entries, so a request pays only for what differs from the one before.
 //!
-//! Also `wsgi.errors` (lines go to the server log) and `wsgi.file_wrapper` (iterates the file
-//! in blocks; the server does not yet send it with `sendfile`).
+//! The base holds the constant entries (`wsgi.version`, `SERVER_SOFTWARE`, ...), one entry per
+//! CGI variable (a *slot*) with the last request's value, and the `HTTP_*` entries of the last
+//! request's header names (the base's *shape*). Each entry remembers the request bytes its
+//! value was made from. A request whose header names are the shape's, in the same order and
+//! spelled the same, costs a comparison of those bytes, a replacement in the base of the few
+//! values that differ (in place: the base's hash table keeps its size), a copy of the base (a
+//! clone of that table) and `wsgi.input`. A request with other header names gets a dict built
+//! entry by entry; the second request in a row with the same new names makes its shape the
+//! base's, so a client that keeps sending the same headers soon takes the short way again.
 //!
-//! Tested by: reactor_tests/wsgi.rs
+//! Tested by: reactor_tests/wsgi/environ.rs
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
-use super::embed::latin1;
+use super::embed::{latin1, reference_count};
 use super::input::InputStream;
+use super::streams::{ErrorStream, FileWrapper};
 use super::{RequestBody, UrlScheme, WsgiRequest};
-use crate::log;
+use crate::http::Headers;
 
 /// `SERVER_SOFTWARE`.
 const SERVER_SOFTWARE: &str = concat!("torsion/", env!("CARGO_PKG_VERSION"));
@@ -52,86 +59,88 @@ const COMMON_HEADERS: [(&str, &str); 26] = [
     ("sec-fetch-site", "HTTP_SEC_FETCH_SITE"),
     ("sec-fetch-user", "HTTP_SEC_FETCH_USER"),
 ];
+const CONTENT_TYPE_HEADER: usize = 0;
+const CONTENT_LENGTH_HEADER: usize = 1;
 const HOST: usize = 2;
 const COOKIE: usize = 8;
 
 const METHODS: [&str; 7] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
 const PROTOCOLS: [&str; 3] = ["HTTP/1.1", "HTTP/1.0", "HTTP/2"];
 
-/// Interned keys and values, the base dict, and the values of recent requests, owned by one
-/// worker.
-///
-/// The base dict holds every constant entry and, with placeholder values, every key each
-/// request sets (and `HTTP_HOST`, which nearly every request has): a copy of it is a clone of a
-/// hash table already large enough for the request's entries, so filling it in replaces values
-/// in place and adds the header keys without resizing.
-pub(crate) struct EnvironTemplate {
+/// The CGI variables every environ has, in [`Slots`] order.
+const SLOT_KEYS: [&str; 11] = [
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "wsgi.url_scheme",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+];
+const METHOD: usize = 0;
+const SCRIPT_NAME: usize = 1;
+const PATH_INFO: usize = 2;
+const QUERY_STRING: usize = 3;
+const SERVER_NAME: usize = 4;
+const SERVER_PORT: usize = 5;
+const SERVER_PROTOCOL: usize = 6;
+const REMOTE_ADDR: usize = 7;
+const URL_SCHEME: usize = 8;
+const CONTENT_TYPE: usize = 9;
+const CONTENT_LENGTH: usize = 10;
+
+/// How many `REMOTE_PORT` strings a worker keeps (by port modulo this): the peers of a busy
+/// server's connections tend to have neighbouring ports.
+const PORT_CACHE: usize = 64;
+
+/// One environ entry and the bytes its value was made from: the value is
+/// `latin1(without_newlines(bytes))` for request text (for ports, `bytes` is the number).
+struct Entry {
+    key: Py<PyString>,
+    bytes: Vec<u8>,
+    value: Py<PyString>,
+}
+
+/// An `HTTP_*` entry of the base's shape, with the header name it came from, as spelled.
+struct HeaderEntry {
+    name: Vec<u8>,
+    entry: Entry,
+}
+
+/// What a worker keeps from one request to the next.
+struct State {
+    /// The dict each environ is copied from; its entries are `slots`, `remote_port` (when
+    /// `has_remote_port`), `shape`, and the template's constants.
     base: Py<PyDict>,
-    request_method: Py<PyString>,
-    script_name: Py<PyString>,
-    path_info: Py<PyString>,
-    query_string: Py<PyString>,
-    server_name: Py<PyString>,
-    server_port: Py<PyString>,
-    server_protocol: Py<PyString>,
-    remote_addr: Py<PyString>,
-    remote_port: Py<PyString>,
-    url_scheme: Py<PyString>,
-    input: Py<PyString>,
+    slots: Vec<Entry>,
+    remote_port: Entry,
+    has_remote_port: bool,
+    shape: Vec<HeaderEntry>,
+    /// The header names (and peer-port presence) of the last request that did not fit the
+    /// shape: a second one like it becomes the shape.
+    pending: Option<(Vec<Vec<u8>>, bool)>,
+    ports: Vec<Option<(u16, Py<PyString>)>>,
+    /// The last `wsgi.input`, reused when nobody else holds it.
+    input: Option<Py<InputStream>>,
+}
+
+/// The environ builder of one worker: interned keys and values, a dict of the constant
+/// entries, and the base (see the module documentation).
+pub(crate) struct EnvironTemplate {
+    /// The constant entries and, with placeholder values, every key a request sets (and
+    /// `HTTP_HOST`), so that filling a copy replaces values without resizing.
+    constants: Py<PyDict>,
+    input_key: Py<PyString>,
     http: Py<PyString>,
     https: Py<PyString>,
     headers: Vec<Py<PyString>>,
     methods: Vec<Py<PyString>>,
     protocols: Vec<Py<PyString>>,
-    recent: RefCell<Recent>,
-}
-
-/// The last value of each slot that tends to repeat from one request to the next (the path,
-/// the server and peer, common header values): a request that repeats it reuses the `str`.
-#[derive(Default)]
-struct Recent {
-    script_name: Option<RecentValue>,
-    path_info: Option<RecentValue>,
-    query_string: Option<RecentValue>,
-    server_name: Option<RecentValue>,
-    server_port: Option<RecentValue>,
-    remote_addr: Option<RecentValue>,
-    remote_port: Option<RecentValue>,
-    headers: [Option<RecentValue>; COMMON_HEADERS.len()],
-    /// Scratch space for `HTTP_*` keys of uncommon headers.
-    key: String,
-}
-
-struct RecentValue {
-    bytes: Vec<u8>,
-    value: Py<PyString>,
-}
-
-/// The `str` for `bytes` (decoded as ISO-8859-1): the one in `slot` if it has the same bytes,
-/// else a new one, which `slot` then keeps.
-fn recent_or_new<'py>(
-    py: Python<'py>,
-    slot: &mut Option<RecentValue>,
-    bytes: &[u8],
-) -> PyResult<Bound<'py, PyString>> {
-    if let Some(recent) = slot.as_ref().filter(|recent| recent.bytes == bytes) {
-        return Ok(recent.value.bind(py).clone());
-    }
-    let value = latin1(py, bytes)?;
-    match slot {
-        Some(recent) => {
-            recent.bytes.clear();
-            recent.bytes.extend_from_slice(bytes);
-            recent.value = value.clone().unbind();
-        }
-        None => {
-            *slot = Some(RecentValue {
-                bytes: bytes.to_vec(),
-                value: value.clone().unbind(),
-            })
-        }
-    }
-    Ok(value)
+    state: RefCell<State>,
 }
 
 /// The index in [`COMMON_HEADERS`] of header `name`, compared ignoring ASCII case.
@@ -139,6 +148,21 @@ fn common_header(name: &[u8]) -> Option<usize> {
     COMMON_HEADERS.iter().position(|(known, _)| {
         known.len() == name.len() && known.as_bytes().eq_ignore_ascii_case(name)
     })
+}
+
+/// The CGI slot a header fills instead of an `HTTP_*` key, if any.
+fn content_slot(name: &[u8]) -> Option<usize> {
+    if name.len() == COMMON_HEADERS[CONTENT_TYPE_HEADER].0.len()
+        && name.eq_ignore_ascii_case(COMMON_HEADERS[CONTENT_TYPE_HEADER].0.as_bytes())
+    {
+        Some(CONTENT_TYPE)
+    } else if name.len() == COMMON_HEADERS[CONTENT_LENGTH_HEADER].0.len()
+        && name.eq_ignore_ascii_case(COMMON_HEADERS[CONTENT_LENGTH_HEADER].0.as_bytes())
+    {
+        Some(CONTENT_LENGTH)
+    } else {
+        None
+    }
 }
 
 /// An environ key for one request header.
@@ -154,20 +178,51 @@ impl Key {
             Some(index) => Key::Common(index),
             None => {
                 let mut key = String::with_capacity(5 + name.len());
-                push_http_key(&mut key, name);
+                key.push_str("HTTP_");
+                key.extend(name.iter().map(|byte| match byte {
+                    b'-' => '_',
+                    byte => char::from(byte.to_ascii_uppercase()),
+                }));
                 Key::Other(key)
             }
         }
     }
 }
 
-/// Appends `HTTP_` and `name` upper-cased with `-` as `_` to `key`.
-fn push_http_key(key: &mut String, name: &[u8]) {
-    key.push_str("HTTP_");
-    key.extend(name.iter().map(|byte| match byte {
-        b'-' => '_',
-        byte => char::from(byte.to_ascii_uppercase()),
-    }));
+/// A request header for the environ: repeats of a name joined into one value.
+struct Merged<'a> {
+    /// The name as first spelled.
+    name: &'a [u8],
+    key: Key,
+    value: Cow<'a, [u8]>,
+}
+
+/// The request's headers as environ entries, in arrival order: names with `_` dropped (they
+/// would alias the dashed spelling, so nginx and gunicorn drop them too), newlines replaced
+/// and repeated names joined with `,` (`; ` for Cookie).
+fn merge_headers(headers: &Headers) -> Vec<Merged<'_>> {
+    let mut merged: Vec<Merged<'_>> = Vec::with_capacity(headers.len());
+    for (name, value) in headers.iter() {
+        if name.contains(&b'_') {
+            continue;
+        }
+        let key = Key::of(name);
+        let value = without_newlines(value);
+        match merged.iter_mut().find(|known| known.key == key) {
+            Some(known) => {
+                let separator: &[u8] = if key == Key::Common(COOKIE) {
+                    b"; "
+                } else {
+                    b","
+                };
+                let joined = known.value.to_mut();
+                joined.extend_from_slice(separator);
+                joined.extend_from_slice(&value);
+            }
+            None => merged.push(Merged { name, key, value }),
+        }
+    }
+    merged
 }
 
 /// `value` in decimal, written into `digits`.
@@ -197,58 +252,88 @@ fn without_newlines(value: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Gives `entry` the value for `bytes`, made by `make` and replaced in `base`, unless it has it.
+fn refresh<'py>(
+    base: &Bound<'py, PyDict>,
+    entry: &mut Entry,
+    bytes: &[u8],
+    make: impl FnOnce(&[u8]) -> PyResult<Bound<'py, PyString>>,
+) -> PyResult<()> {
+    if entry.bytes != bytes {
+        let value = make(bytes)?;
+        base.set_item(&entry.key, &value)?;
+        entry.bytes.clear();
+        entry.bytes.extend_from_slice(bytes);
+        entry.value = value.unbind();
+    }
+    Ok(())
+}
+
+/// The request text of `bytes` as a `str`, each LF replaced by a space.
+fn header_text<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    latin1(py, &without_newlines(bytes))
+}
+
 impl EnvironTemplate {
     pub(crate) fn new(py: Python<'_>) -> PyResult<Self> {
         let intern = |text: &str| PyString::intern(py, text).unbind();
-        let template = Self {
-            base: PyDict::new(py).unbind(),
-            request_method: intern("REQUEST_METHOD"),
-            script_name: intern("SCRIPT_NAME"),
-            path_info: intern("PATH_INFO"),
-            query_string: intern("QUERY_STRING"),
-            server_name: intern("SERVER_NAME"),
-            server_port: intern("SERVER_PORT"),
-            server_protocol: intern("SERVER_PROTOCOL"),
-            remote_addr: intern("REMOTE_ADDR"),
-            remote_port: intern("REMOTE_PORT"),
-            url_scheme: intern("wsgi.url_scheme"),
-            input: intern("wsgi.input"),
+        let empty = PyString::new(py, "").unbind();
+        let entry = |key: &str| Entry {
+            key: intern(key),
+            bytes: Vec::new(),
+            value: empty.clone_ref(py),
+        };
+        let slots: Vec<Entry> = SLOT_KEYS.iter().map(|key| entry(key)).collect();
+        let remote_port = entry("REMOTE_PORT");
+        let headers: Vec<Py<PyString>> =
+            COMMON_HEADERS.iter().map(|(_, key)| intern(key)).collect();
+        let input_key = intern("wsgi.input");
+
+        let constants = PyDict::new(py);
+        constants.set_item(intern("SERVER_SOFTWARE"), SERVER_SOFTWARE)?;
+        constants.set_item(intern("wsgi.version"), PyTuple::new(py, [1, 0])?)?;
+        constants.set_item(intern("wsgi.errors"), Py::new(py, ErrorStream::default())?)?;
+        constants.set_item(intern("wsgi.multithread"), PyBool::new(py, true))?;
+        constants.set_item(intern("wsgi.multiprocess"), PyBool::new(py, false))?;
+        constants.set_item(intern("wsgi.run_once"), PyBool::new(py, false))?;
+        constants.set_item(intern("wsgi.input_terminated"), PyBool::new(py, true))?;
+        constants.set_item(intern("wsgi.file_wrapper"), py.get_type::<FileWrapper>())?;
+        // Placeholders, each replaced (or removed) when an environ is filled in.
+        for key in
+            slots
+                .iter()
+                .map(|slot| &slot.key)
+                .chain([&remote_port.key, &input_key, &headers[HOST]])
+        {
+            constants.set_item(key, py.None())?;
+        }
+        // The first base: the slots' empty values, no peer port, no headers. It is consistent
+        // with the slots; the first requests do not fit its shape and are built entry by entry.
+        let base = constants.copy()?;
+        for slot in &slots {
+            base.set_item(&slot.key, &slot.value)?;
+        }
+        base.del_item(&remote_port.key)?;
+        base.del_item(&headers[HOST])?;
+        Ok(Self {
+            constants: constants.unbind(),
+            input_key,
             http: intern("http"),
             https: intern("https"),
-            headers: COMMON_HEADERS.iter().map(|(_, key)| intern(key)).collect(),
+            headers,
             methods: METHODS.iter().map(|method| intern(method)).collect(),
             protocols: PROTOCOLS.iter().map(|protocol| intern(protocol)).collect(),
-            recent: RefCell::new(Recent::default()),
-        };
-        let base = template.base.bind(py);
-        base.set_item(intern("CONTENT_TYPE"), "")?;
-        base.set_item(intern("CONTENT_LENGTH"), "")?;
-        base.set_item(intern("SERVER_SOFTWARE"), SERVER_SOFTWARE)?;
-        base.set_item(intern("wsgi.version"), PyTuple::new(py, [1, 0])?)?;
-        base.set_item(intern("wsgi.errors"), Py::new(py, ErrorStream::default())?)?;
-        base.set_item(intern("wsgi.multithread"), PyBool::new(py, true))?;
-        base.set_item(intern("wsgi.multiprocess"), PyBool::new(py, false))?;
-        base.set_item(intern("wsgi.run_once"), PyBool::new(py, false))?;
-        base.set_item(intern("wsgi.input_terminated"), PyBool::new(py, true))?;
-        base.set_item(intern("wsgi.file_wrapper"), py.get_type::<FileWrapper>())?;
-        // Placeholders, each replaced (or removed) by `build`.
-        for key in [
-            &template.request_method,
-            &template.script_name,
-            &template.path_info,
-            &template.query_string,
-            &template.server_name,
-            &template.server_port,
-            &template.server_protocol,
-            &template.remote_addr,
-            &template.remote_port,
-            &template.url_scheme,
-            &template.input,
-            &template.headers[HOST],
-        ] {
-            base.set_item(key, py.None())?;
-        }
-        Ok(template)
+            state: RefCell::new(State {
+                base: base.unbind(),
+                slots,
+                remote_port,
+                has_remote_port: false,
+                shape: Vec::new(),
+                pending: None,
+                ports: (0..PORT_CACHE).map(|_| None).collect(),
+                input: None,
+            }),
+        })
     }
 
     /// The environ for `request`; `body` becomes `wsgi.input`.
@@ -258,286 +343,240 @@ impl EnvironTemplate {
         request: &WsgiRequest,
         body: RequestBody,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let environ = self.base.bind(py).copy()?;
-        let mut recent = self.recent.borrow_mut();
-        let recent = &mut *recent;
-        let method = match METHODS
-            .iter()
-            .position(|known| known.as_bytes() == request.method.as_slice())
-        {
-            Some(index) => self.methods[index].bind(py).clone(),
-            None => latin1(py, &request.method)?,
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let base = state.base.bind(py).clone();
+        self.refresh_request_slots(py, state, &base, request)?;
+        let environ = match self.refresh_shape(py, state, &base, request)? {
+            true => base.copy()?,
+            false => self.build_unshaped(py, state, &base, request)?,
         };
-        environ.set_item(&self.request_method, method)?;
-        let script_name = recent_or_new(py, &mut recent.script_name, &request.script_name)?;
-        environ.set_item(&self.script_name, script_name)?;
-        let path_info = recent_or_new(py, &mut recent.path_info, &request.path_info)?;
-        environ.set_item(&self.path_info, path_info)?;
-        let query = recent_or_new(py, &mut recent.query_string, &request.query_string)?;
-        environ.set_item(&self.query_string, query)?;
-        let server_name = request.server_name.as_bytes();
-        let server_name = recent_or_new(py, &mut recent.server_name, server_name)?;
-        environ.set_item(&self.server_name, server_name)?;
-        let mut digits = [0; 5];
-        let port = decimal(request.server_port, &mut digits);
-        let port = recent_or_new(py, &mut recent.server_port, port)?;
-        environ.set_item(&self.server_port, port)?;
-        let protocol = match PROTOCOLS
-            .iter()
-            .position(|known| *known == request.server_protocol)
-        {
-            Some(index) => self.protocols[index].bind(py).clone(),
-            None => PyString::new(py, request.server_protocol),
-        };
-        environ.set_item(&self.server_protocol, protocol)?;
-        let remote_addr = request.remote_addr.as_bytes();
-        let remote_addr = recent_or_new(py, &mut recent.remote_addr, remote_addr)?;
-        environ.set_item(&self.remote_addr, remote_addr)?;
-        match request.remote_port {
-            Some(port) => {
-                let port = decimal(port, &mut digits);
-                let port = recent_or_new(py, &mut recent.remote_port, port)?;
-                environ.set_item(&self.remote_port, port)?;
-            }
-            None => environ.del_item(&self.remote_port)?,
-        }
-        let scheme = match request.url_scheme {
-            UrlScheme::Http => &self.http,
-            UrlScheme::Https => &self.https,
-        };
-        environ.set_item(&self.url_scheme, scheme)?;
-        environ.set_item(&self.input, Py::new(py, InputStream::new(body))?)?;
-        let headers = request.headers.iter();
-        if !self.add_distinct_headers(py, &environ, recent, headers.clone())? {
-            self.add_headers(py, &environ, headers)?;
-        }
-        if !request.headers.contains("host") {
-            environ.del_item(&self.headers[HOST])?;
-        }
+        environ.set_item(&self.input_key, self.input(py, state, body)?)?;
         Ok(environ)
     }
 
-    /// Adds the `HTTP_*` (and CGI) keys of `headers` when no name is repeated; false (and
-    /// nothing added) when one is, for [`add_headers`](Self::add_headers) to join them.
-    fn add_distinct_headers<'a>(
+    /// Brings the slots that do not come from headers up to date with `request`.
+    fn refresh_request_slots(
         &self,
         py: Python<'_>,
-        environ: &Bound<'_, PyDict>,
-        recent: &mut Recent,
-        headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
-    ) -> PyResult<bool> {
-        let mut seen = 0u32;
-        let mut uncommon = 0;
-        for (name, _) in headers.clone() {
-            match common_header(name) {
-                Some(index) if seen & (1 << index) != 0 => return Ok(false),
-                Some(index) => seen |= 1 << index,
-                None => uncommon += 1,
-            }
-        }
-        if uncommon > 1 {
-            let mut others = headers
-                .clone()
-                .filter(|(name, _)| common_header(name).is_none())
-                .map(|(name, _)| name);
-            while let Some(name) = others.next() {
-                if others.clone().any(|other| other.eq_ignore_ascii_case(name)) {
-                    return Ok(false);
+        state: &mut State,
+        base: &Bound<'_, PyDict>,
+        request: &WsgiRequest,
+    ) -> PyResult<()> {
+        let text = |bytes: &[u8]| latin1(py, bytes);
+        let slots = &mut state.slots;
+        refresh(
+            base,
+            &mut slots[METHOD],
+            &request.method,
+            |method| match METHODS.iter().position(|known| known.as_bytes() == method) {
+                Some(index) => Ok(self.methods[index].bind(py).clone()),
+                None => latin1(py, method),
+            },
+        )?;
+        refresh(base, &mut slots[SCRIPT_NAME], &request.script_name, text)?;
+        refresh(base, &mut slots[PATH_INFO], &request.path_info, text)?;
+        refresh(base, &mut slots[QUERY_STRING], &request.query_string, text)?;
+        let server_name = request.server_name.as_bytes();
+        refresh(base, &mut slots[SERVER_NAME], server_name, text)?;
+        let port = request.server_port;
+        refresh(base, &mut slots[SERVER_PORT], &port.to_be_bytes(), |_| {
+            latin1(py, decimal(port, &mut [0; 5]))
+        })?;
+        let protocol = request.server_protocol;
+        refresh(
+            base,
+            &mut slots[SERVER_PROTOCOL],
+            protocol.as_bytes(),
+            |_| {
+                Ok(
+                    match PROTOCOLS.iter().position(|known| *known == protocol) {
+                        Some(index) => self.protocols[index].bind(py).clone(),
+                        None => PyString::new(py, protocol),
+                    },
+                )
+            },
+        )?;
+        let remote_addr = request.remote_addr.as_bytes();
+        refresh(base, &mut slots[REMOTE_ADDR], remote_addr, text)?;
+        let scheme: &[u8] = match request.url_scheme {
+            UrlScheme::Http => b"http",
+            UrlScheme::Https => b"https",
+        };
+        refresh(base, &mut slots[URL_SCHEME], scheme, |_| {
+            Ok(match request.url_scheme {
+                UrlScheme::Http => self.http.bind(py).clone(),
+                UrlScheme::Https => self.https.bind(py).clone(),
+            })
+        })?;
+        if let Some(port) = request.remote_port {
+            let ports = &mut state.ports;
+            refresh(base, &mut state.remote_port, &port.to_be_bytes(), |_| {
+                let cached = &mut ports[usize::from(port) % PORT_CACHE];
+                match cached {
+                    Some((known, value)) if *known == port => Ok(value.bind(py).clone()),
+                    _ => {
+                        let value = latin1(py, decimal(port, &mut [0; 5]))?;
+                        *cached = Some((port, value.clone().unbind()));
+                        Ok(value)
+                    }
                 }
-            }
+            })?;
         }
-        for (name, value) in headers {
-            // `X_Foo` would alias `X-Foo`: drop it, as nginx and gunicorn do.
+        Ok(())
+    }
+
+    /// Whether `request`'s header names (and whether it has a peer port) are the base's shape;
+    /// if so, brings the base's header entries and content slots up to date with its values.
+    fn refresh_shape(
+        &self,
+        py: Python<'_>,
+        state: &mut State,
+        base: &Bound<'_, PyDict>,
+        request: &WsgiRequest,
+    ) -> PyResult<bool> {
+        if request.remote_port.is_some() != state.has_remote_port {
+            return Ok(false);
+        }
+        let mut content: [Option<&[u8]>; 2] = [None, None];
+        let mut shape = state.shape.iter_mut();
+        for (name, value) in request.headers.iter() {
             if name.contains(&b'_') {
                 continue;
             }
-            let value = without_newlines(value);
-            match common_header(name) {
-                Some(index) => {
-                    let value = recent_or_new(py, &mut recent.headers[index], &value)?;
-                    environ.set_item(&self.headers[index], value)?;
+            if let Some(slot) = content_slot(name) {
+                let seen = &mut content[slot - CONTENT_TYPE];
+                if seen.is_some() {
+                    // Repeated: the values are joined on the long way.
+                    return Ok(false);
                 }
-                None => {
-                    recent.key.clear();
-                    push_http_key(&mut recent.key, name);
-                    environ.set_item(recent.key.as_str(), latin1(py, &value)?)?;
-                }
+                *seen = Some(value);
+                continue;
             }
+            let Some(header) = shape.next().filter(|header| header.name == name) else {
+                return Ok(false);
+            };
+            refresh(base, &mut header.entry, value, |bytes| {
+                header_text(py, bytes)
+            })?;
+        }
+        if shape.next().is_some() {
+            return Ok(false);
+        }
+        for (offset, value) in content.into_iter().enumerate() {
+            let slot = &mut state.slots[CONTENT_TYPE + offset];
+            refresh(base, slot, value.unwrap_or_default(), |bytes| {
+                header_text(py, bytes)
+            })?;
         }
         Ok(true)
     }
 
-    /// Adds the `HTTP_*` (and CGI) keys of `headers`, joining the values of a repeated name.
-    fn add_headers<'a>(
+    /// The environ of a request that does not fit the base's shape, built from the constants;
+    /// a second request in a row with the same header names makes it the base.
+    fn build_unshaped<'py>(
         &self,
-        py: Python<'_>,
-        environ: &Bound<'_, PyDict>,
-        headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-    ) -> PyResult<()> {
-        let mut merged: Vec<(Key, Cow<'_, [u8]>)> = Vec::new();
-        for (name, value) in headers {
-            // `X_Foo` would alias `X-Foo`: drop it, as nginx and gunicorn do.
-            if name.contains(&b'_') {
-                continue;
-            }
-            let key = Key::of(name);
-            let value = without_newlines(value);
-            match merged.iter_mut().find(|(known, _)| *known == key) {
-                Some((_, joined)) => {
-                    let separator: &[u8] = if key == Key::Common(COOKIE) {
-                        b"; "
-                    } else {
-                        b","
-                    };
-                    let joined = joined.to_mut();
-                    joined.extend_from_slice(separator);
-                    joined.extend_from_slice(&value);
+        py: Python<'py>,
+        state: &mut State,
+        base: &Bound<'py, PyDict>,
+        request: &WsgiRequest,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut merged = merge_headers(&request.headers);
+        for slot in [CONTENT_TYPE, CONTENT_LENGTH] {
+            let header = slot - CONTENT_TYPE + CONTENT_TYPE_HEADER;
+            let value = match merged.iter().position(|m| m.key == Key::Common(header)) {
+                Some(at) => merged.remove(at).value,
+                None => Cow::Borrowed(&b""[..]),
+            };
+            refresh(base, &mut state.slots[slot], &value, |bytes| {
+                latin1(py, bytes)
+            })?;
+        }
+        let has_remote_port = request.remote_port.is_some();
+        let environ = self.constants.bind(py).copy()?;
+        for slot in &state.slots {
+            environ.set_item(&slot.key, &slot.value)?;
+        }
+        if has_remote_port {
+            environ.set_item(&state.remote_port.key, &state.remote_port.value)?;
+        } else {
+            environ.del_item(&state.remote_port.key)?;
+        }
+        let mut shape = Vec::with_capacity(merged.len());
+        for header in &merged {
+            let key = match &header.key {
+                Key::Common(index) => self.headers[*index].clone_ref(py),
+                Key::Other(key) => PyString::new(py, key).unbind(),
+            };
+            let value = latin1(py, &header.value)?;
+            environ.set_item(&key, &value)?;
+            shape.push(HeaderEntry {
+                name: header.name.to_vec(),
+                entry: Entry {
+                    key,
+                    bytes: header.value.to_vec(),
+                    value: value.unbind(),
+                },
+            });
+        }
+        if !merged.iter().any(|header| header.key == Key::Common(HOST)) {
+            environ.del_item(&self.headers[HOST])?;
+        }
+        let seen_before = state.pending.as_ref().is_some_and(|(names, port)| {
+            *port == has_remote_port
+                && names.len() == shape.len()
+                && names.iter().zip(&shape).all(|(a, b)| *a == b.name)
+        });
+        if !seen_before {
+            let names = shape.into_iter().map(|header| header.name).collect();
+            state.pending = Some((names, has_remote_port));
+            return Ok(environ);
+        }
+        // Its wsgi.input is still the placeholder: this is the next requests' base.
+        let copy = environ.copy()?;
+        state.base = environ.unbind();
+        state.shape = shape;
+        state.has_remote_port = has_remote_port;
+        state.pending = None;
+        Ok(copy)
+    }
+
+    /// `wsgi.input` over `body`: the last one when nobody else holds it any more.
+    fn input<'py>(
+        &self,
+        py: Python<'py>,
+        state: &mut State,
+        body: RequestBody,
+    ) -> PyResult<Bound<'py, InputStream>> {
+        if let Some(input) = &state.input {
+            let input = input.bind(py);
+            if reference_count(input.as_any()) == 1 {
+                if let Ok(mut stream) = input.try_borrow_mut() {
+                    stream.reset(body);
+                    return Ok(input.clone());
                 }
-                None => merged.push((key, value)),
             }
         }
-        for (key, value) in merged {
-            let value = latin1(py, &value)?;
-            match key {
-                Key::Common(index) => environ.set_item(&self.headers[index], value)?,
-                Key::Other(key) => environ.set_item(key, value)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `wsgi.errors`: text written to it reaches the server log one line at a time.
-#[pyclass(module = "torsion", name = "ErrorStream")]
-#[derive(Default)]
-pub(crate) struct ErrorStream {
-    pending: Mutex<String>,
-}
-
-impl ErrorStream {
-    fn emit_lines(&self, text: &str, flush: bool) {
-        let mut pending = self.pending.lock();
-        pending.push_str(text);
-        while let Some(end) = pending.find('\n') {
-            let line: String = pending.drain(..=end).collect();
-            log::error(format_args!(
-                "wsgi: {}",
-                line.trim_end_matches(['\n', '\r'])
-            ));
-        }
-        if flush && !pending.is_empty() {
-            let line = std::mem::take(&mut *pending);
-            log::error(format_args!("wsgi: {line}"));
-        }
-    }
-}
-
-#[pymethods]
-impl ErrorStream {
-    /// Writes text (a `str`, as PEP 3333 requires).
-    fn write(&self, data: &Bound<'_, PyString>) -> PyResult<()> {
-        self.emit_lines(&data.to_cow()?, false);
-        Ok(())
+        let input = Bound::new(py, InputStream::new(body))?;
+        state.input = Some(input.clone().unbind());
+        Ok(input)
     }
 
-    /// Writes each string of `lines`.
-    fn writelines(&self, lines: &Bound<'_, PyAny>) -> PyResult<()> {
-        for line in lines.try_iter()? {
-            let line = line?;
-            self.emit_lines(&line.cast::<PyString>()?.to_cow()?, false);
-        }
-        Ok(())
-    }
-
-    /// Logs any unfinished line.
-    fn flush(&self) {
-        self.emit_lines("", true);
-    }
-}
-
-/// A stretch of a regular file to send as a whole response body.
-pub(crate) struct FileRegion {
-    pub(crate) file: std::fs::File,
-    pub(crate) offset: u64,
-    pub(crate) len: u64,
-}
-
-/// `wsgi.file_wrapper(filelike, block_size=8192)`: iterates `filelike.read(block_size)` until it
-/// returns nothing, and closes the file when the server calls `close()`. Returned as the
-/// response itself over a regular file, it is not iterated: the server sends the file from
-/// its current position straight from the kernel (see [`FileWrapper::file_region`]).
-#[pyclass(module = "torsion", name = "FileWrapper")]
-pub(crate) struct FileWrapper {
-    filelike: Py<PyAny>,
-    block_size: usize,
-}
-
-impl FileWrapper {
-    /// The rest of the wrapped file from its current position (at most `limit` bytes, the
-    /// response's Content-Length), on a descriptor of our own; `None` when the object has no
-    /// `fileno()` or is not a regular file, and is then iterated instead.
-    pub(crate) fn file_region(
-        &self,
-        py: Python<'_>,
-        limit: Option<u64>,
-    ) -> PyResult<Option<FileRegion>> {
-        let filelike = self.filelike.bind(py);
-        let Ok(Some(fileno)) = filelike.getattr_opt("fileno") else {
-            return Ok(None);
+    /// After a request: frees the body behind its `wsgi.input` unless the application kept
+    /// the stream (then the stream keeps its body and is not reused).
+    pub(crate) fn release_input(&self, py: Python<'_>) {
+        let mut state = self.state.borrow_mut();
+        let Some(input) = &state.input else {
+            return;
         };
-        let Ok(fd) = fileno.call0().and_then(|fd| fd.extract::<i32>()) else {
-            return Ok(None);
-        };
-        let Ok(fd) = crate::sys::duplicate_descriptor(fd) else {
-            return Ok(None);
-        };
-        let file = std::fs::File::from(fd);
-        let Ok(metadata) = file.metadata() else {
-            return Ok(None);
-        };
-        if !metadata.is_file() {
-            return Ok(None);
+        let input = input.bind(py);
+        let released = reference_count(input.as_any()) == 1
+            && input
+                .try_borrow_mut()
+                .map(|mut stream| stream.reset(RequestBody::default()))
+                .is_ok();
+        if !released {
+            state.input = None;
         }
-        // The Python-level position: a buffered reader may have read ahead of the descriptor.
-        let offset = match filelike.getattr_opt("tell")? {
-            Some(tell) => tell.call0()?.extract::<u64>()?,
-            None => 0,
-        };
-        let available = metadata.len().saturating_sub(offset);
-        let len = limit.map_or(available, |limit| limit.min(available));
-        Ok(Some(FileRegion { file, offset, len }))
-    }
-}
-
-#[pymethods]
-impl FileWrapper {
-    #[new]
-    #[pyo3(signature = (filelike, block_size = 8192))]
-    fn new(filelike: Py<PyAny>, block_size: usize) -> Self {
-        Self {
-            filelike,
-            block_size: block_size.max(1),
-        }
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let data = self
-            .filelike
-            .bind(py)
-            .call_method1("read", (self.block_size,))?;
-        Ok(data.is_truthy()?.then_some(data))
-    }
-
-    /// Closes the file, if it can be closed.
-    pub(crate) fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let filelike = self.filelike.bind(py);
-        if filelike.hasattr("close")? {
-            filelike.call_method0("close")?;
-        }
-        Ok(())
     }
 }

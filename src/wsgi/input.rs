@@ -23,6 +23,12 @@ impl InputStream {
         Self { body, position: 0 }
     }
 
+    /// Starts over on `body` (the previous one is dropped).
+    pub(crate) fn reset(&mut self, body: RequestBody) {
+        self.body = body;
+        self.position = 0;
+    }
+
     fn remaining(&self) -> u64 {
         self.body.len().saturating_sub(self.position)
     }

@@ -26,6 +26,7 @@ mod load;
 mod pool;
 mod resource;
 mod respond;
+mod streams;
 
 pub use control::{DEFAULT_OUTPUT_CREDIT, RequestControl};
 pub use embed::InterpreterError;

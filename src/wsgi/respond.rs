@@ -12,8 +12,9 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::control::RequestControl;
-use super::environ::{EnvironTemplate, FileRegion, FileWrapper};
+use super::environ::EnvironTemplate;
 use super::load::exception_line;
+use super::streams::{FileRegion, FileWrapper};
 use super::{RequestId, ResponseHead, WsgiEvent, WsgiRequest};
 use crate::http::Headers;
 use crate::payload::Payload;
@@ -309,6 +310,7 @@ pub(crate) fn run_request(
     let ran = template
         .build(py, &request, body)
         .and_then(|environ| run_app(py, app, environ, &responder));
+    template.release_input(py);
     let Ok(mut this) = responder.try_borrow_mut() else {
         // Another thread still holds the application's start_response: report what we know.
         let _ = events.send(WsgiEvent::Failed {
