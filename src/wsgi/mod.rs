@@ -21,6 +21,7 @@
 mod control;
 mod embed;
 mod environ;
+mod head;
 mod input;
 mod load;
 mod pool;

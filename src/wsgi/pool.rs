@@ -26,8 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use pyo3::prelude::*;
 
 use super::control::RequestControl;
-use super::environ::EnvironTemplate;
-use super::respond::run_request;
+use super::respond::RequestRunner;
 use super::{WsgiApp, WsgiEvent, WsgiRequest};
 use crate::log;
 use crate::reactor::ThreadSender;
@@ -335,8 +334,8 @@ impl Drop for AliveGuard<'_> {
 fn work(shared: &Shared, index: usize, app: &WsgiApp, events: &ThreadSender<WsgiEvent>) {
     let _alive = AliveGuard(shared);
     Python::attach(|py| {
-        let template = match EnvironTemplate::new(py) {
-            Ok(template) => template,
+        let mut runner = match RequestRunner::new(py) {
+            Ok(runner) => runner,
             Err(error) => {
                 log::error(format_args!("a WSGI worker could not start: {error}"));
                 return;
@@ -354,7 +353,7 @@ fn work(shared: &Shared, index: usize, app: &WsgiApp, events: &ThreadSender<Wsgi
             };
             let id = request.id;
             let ran = catch_unwind(AssertUnwindSafe(|| {
-                run_request(py, &template, app, request, events);
+                runner.run(py, app, request, events);
             }));
             if let Err(panic) = ran {
                 let message = log::panic_message(panic.as_ref()).to_owned();

@@ -5,32 +5,22 @@
 //! Tested by: reactor_tests/wsgi.rs
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyConnectionAbortedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyConnectionAbortedError, PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::control::RequestControl;
+use super::embed::reference_count;
 use super::environ::EnvironTemplate;
+use super::head::{HeadCache, type_name};
 use super::load::exception_line;
 use super::streams::{FileRegion, FileWrapper};
 use super::{RequestId, ResponseHead, WsgiEvent, WsgiRequest};
-use crate::http::Headers;
 use crate::payload::Payload;
 use crate::reactor::ThreadSender;
-
-/// Response headers PEP 3333 forbids an application to set.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// What has been told to the reactor about one response.
 struct Emitter {
@@ -79,6 +69,11 @@ impl Emitter {
 #[pyclass(module = "torsion", name = "StartResponse")]
 pub(crate) struct StartResponse {
     emitter: Emitter,
+    /// The bound `write` method to return, while a request runs (it refers back to this
+    /// object: see `__traverse__`).
+    write: Option<Py<PyAny>>,
+    /// The status and header objects of earlier calls, already validated.
+    heads: HeadCache,
 }
 
 #[pymethods]
@@ -93,6 +88,7 @@ impl StartResponse {
         let py = slf.py();
         {
             let mut this = slf.borrow_mut();
+            let this = &mut *this;
             match exc_info.filter(|info| !info.is_none()) {
                 Some(info) if this.emitter.head_sent => return Err(reraise(info)),
                 Some(_) => {}
@@ -103,9 +99,23 @@ impl StartResponse {
                 }
                 None => {}
             }
-            this.emitter.head = Some(parse_head(status, headers)?);
+            this.emitter.head = Some(this.heads.parse(status, headers)?);
+            if let Some(write) = &this.write {
+                return Ok(write.bind(py).clone());
+            }
         }
         slf.getattr(intern!(py, "write"))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(write) = &self.write {
+            visit.call(write)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.write = None;
     }
 
     /// PEP 3333's `write(data)`: sends `data` at once, blocking while too much is unsent.
@@ -152,126 +162,6 @@ fn reraise(info: &Bound<'_, PyAny>) -> PyErr {
     PyErr::from_value(value)
 }
 
-fn type_name(object: &Bound<'_, PyAny>) -> String {
-    object
-        .get_type()
-        .name()
-        .map(|name| name.to_string())
-        .unwrap_or_else(|_| "?".to_owned())
-}
-
-/// Encodes `text` as ISO-8859-1, or None when a character is outside it.
-fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(text.len());
-    latin1_into(text, &mut bytes).then_some(bytes)
-}
-
-/// Appends `text` encoded as ISO-8859-1 to `bytes`; false when a character is outside it.
-fn latin1_into(text: &str, bytes: &mut Vec<u8>) -> bool {
-    if text.is_ascii() {
-        bytes.extend_from_slice(text.as_bytes());
-        return true;
-    }
-    for c in text.chars() {
-        match u8::try_from(u32::from(c)) {
-            Ok(byte) => bytes.push(byte),
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
-}
-
-/// Validates and encodes the arguments of `start_response`.
-fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ResponseHead> {
-    let status_text = status.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!("status must be str, not {}", type_name(status)))
-    })?;
-    let status_text = status_text.to_cow()?;
-    let line = latin1_bytes(&status_text)
-        .filter(|line| {
-            line.len() >= 4
-                && line[..3].iter().all(u8::is_ascii_digit)
-                && line[0] != b'0'
-                && line[3] == b' '
-                && !line.iter().any(|byte| byte.is_ascii_control())
-        })
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "status must look like '200 OK' (three digits, a space, a reason), not {status_text:?}"
-            ))
-        })?;
-    let code = line[..3]
-        .iter()
-        .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
-    let list = headers.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "headers must be a list, not {}",
-            type_name(headers)
-        ))
-    })?;
-    let mut parsed = Headers::with_capacity(list.len(), 32 * list.len());
-    let mut value_bytes = Vec::new();
-    for header in list.iter() {
-        let pair = header
-            .cast::<PyTuple>()
-            .ok()
-            .filter(|pair| pair.len() == 2)
-            .ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "each header must be a (str, str) tuple, not {}",
-                    header.repr().map(|r| r.to_string()).unwrap_or_default()
-                ))
-            })?;
-        let name = pair.get_item(0)?;
-        let value = pair.get_item(1)?;
-        let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
-            return Err(PyTypeError::new_err(format!(
-                "header must be (str, str), not ({}, {})",
-                type_name(&name),
-                type_name(&value)
-            )));
-        };
-        let name = name.to_cow()?;
-        let value = value.to_cow()?;
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(PyValueError::new_err(format!(
-                "invalid header name {name:?}"
-            )));
-        }
-        if HOP_BY_HOP
-            .iter()
-            .any(|hop| hop.len() == name.len() && hop.eq_ignore_ascii_case(&name))
-        {
-            return Err(PyValueError::new_err(format!(
-                "hop-by-hop header {name:?} is not allowed in a WSGI response (PEP 3333)"
-            )));
-        }
-        let latin1 = if value.is_ascii() {
-            Some(value.as_bytes())
-        } else {
-            value_bytes.clear();
-            latin1_into(&value, &mut value_bytes).then_some(value_bytes.as_slice())
-        };
-        let Some(bytes) =
-            latin1.filter(|bytes| !bytes.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')))
-        else {
-            return Err(PyValueError::new_err(format!(
-                "header {name} value must be ISO-8859-1 text without CR, LF or NUL, not {value:?}"
-            )));
-        };
-        parsed.append(name.as_bytes(), bytes);
-    }
-    Ok(ResponseHead {
-        code,
-        status_line: line,
-        headers: parsed,
-    })
-}
-
 /// How running the application ended, when it did not raise.
 enum Ran {
     /// A list response, collected whole and not yet sent.
@@ -282,48 +172,112 @@ enum Ran {
     Streamed,
 }
 
-/// Runs `request` to its end; sends the events, always ending with one terminal event.
-pub(crate) fn run_request(
-    py: Python<'_>,
-    template: &EnvironTemplate,
-    app: &Bound<'_, PyAny>,
-    mut request: WsgiRequest,
-    events: &ThreadSender<WsgiEvent>,
-) {
-    let id = request.id;
-    let body = std::mem::take(&mut request.body);
-    let emitter = Emitter {
-        id,
-        events: events.clone(),
-        control: request.control.clone(),
-        head: None,
-        head_sent: false,
-        refused_after_disconnect: false,
-    };
-    let responder = match Bound::new(py, StartResponse { emitter }) {
-        Ok(responder) => responder,
-        Err(error) => {
-            let _ = events.send(failure(py, id, &error, false));
+/// What a worker keeps from one request to the next: the environ builder, and the
+/// `start_response` callable with its `write` while the application keeps neither.
+pub(crate) struct RequestRunner {
+    template: EnvironTemplate,
+    spare: Option<(Py<StartResponse>, Py<PyAny>)>,
+}
+
+impl RequestRunner {
+    pub(crate) fn new(py: Python<'_>) -> PyResult<Self> {
+        Ok(Self {
+            template: EnvironTemplate::new(py)?,
+            spare: None,
+        })
+    }
+
+    /// Runs `request` to its end; sends the events, always ending with one terminal event.
+    pub(crate) fn run(
+        &mut self,
+        py: Python<'_>,
+        app: &Bound<'_, PyAny>,
+        mut request: WsgiRequest,
+        events: &ThreadSender<WsgiEvent>,
+    ) {
+        let id = request.id;
+        let body = std::mem::take(&mut request.body);
+        let (responder, write) = match self.responder(py, &request, events) {
+            Ok(pair) => pair,
+            Err(error) => {
+                let _ = events.send(failure(py, id, &error, false));
+                return;
+            }
+        };
+        let ran = self
+            .template
+            .build(py, &request, body)
+            .and_then(|environ| run_app(py, app, environ, &responder));
+        self.template.release_input(py);
+        let Ok(mut this) = responder.try_borrow_mut() else {
+            // Another thread still holds the application's start_response: report what we
+            // know (the object is collected with its `write` once released).
+            let _ = events.send(WsgiEvent::Failed {
+                id,
+                message: "start_response() was still in use when the application returned".into(),
+                traceback: String::new(),
+                after_output: true,
+            });
             return;
+        };
+        this.write = None;
+        let event = outcome(py, id, &mut this.emitter, ran);
+        this.emitter.send(event);
+        drop(this);
+        // Held here and by `write` only, neither can be reached by the application any more.
+        if reference_count(responder.as_any()) == 2 && reference_count(&write) == 1 {
+            self.spare = Some((responder.unbind(), write.unbind()));
         }
-    };
-    let ran = template
-        .build(py, &request, body)
-        .and_then(|environ| run_app(py, app, environ, &responder));
-    template.release_input(py);
-    let Ok(mut this) = responder.try_borrow_mut() else {
-        // Another thread still holds the application's start_response: report what we know.
-        let _ = events.send(WsgiEvent::Failed {
-            id,
-            message: "start_response() was still in use when the application returned".into(),
-            traceback: String::new(),
-            after_output: true,
-        });
-        return;
-    };
-    let emitter = &mut this.emitter;
+    }
+
+    /// The `start_response` callable for `request` and its bound `write` method (which it
+    /// returns): the spare ones when there are.
+    fn responder<'py>(
+        &mut self,
+        py: Python<'py>,
+        request: &WsgiRequest,
+        events: &ThreadSender<WsgiEvent>,
+    ) -> PyResult<(Bound<'py, StartResponse>, Bound<'py, PyAny>)> {
+        if let Some((responder, write)) = self.spare.take() {
+            let responder = responder.into_bound(py);
+            {
+                let mut this = responder.try_borrow_mut()?;
+                let emitter = &mut this.emitter;
+                emitter.id = request.id;
+                emitter.control = request.control.clone();
+                emitter.head = None;
+                emitter.head_sent = false;
+                emitter.refused_after_disconnect = false;
+                this.write = Some(write.clone_ref(py));
+            }
+            return Ok((responder, write.into_bound(py)));
+        }
+        let emitter = Emitter {
+            id: request.id,
+            events: events.clone(),
+            control: request.control.clone(),
+            head: None,
+            head_sent: false,
+            refused_after_disconnect: false,
+        };
+        let responder = Bound::new(
+            py,
+            StartResponse {
+                emitter,
+                write: None,
+                heads: HeadCache::default(),
+            },
+        )?;
+        let write = responder.getattr(intern!(py, "write"))?;
+        responder.borrow_mut().write = Some(write.clone().unbind());
+        Ok((responder, write))
+    }
+}
+
+/// The terminal event of a request whose application ended with `ran`.
+fn outcome(py: Python<'_>, id: RequestId, emitter: &mut Emitter, ran: PyResult<Ran>) -> WsgiEvent {
     let after_output = emitter.head_sent;
-    let event = match ran {
+    match ran {
         Err(error)
             if emitter.refused_after_disconnect
                 && error.is_instance_of::<PyConnectionAbortedError>(py) =>
@@ -356,8 +310,7 @@ pub(crate) fn run_request(
                 after_output: false,
             },
         },
-    };
-    emitter.send(event);
+    }
 }
 
 fn failure(py: Python<'_>, id: RequestId, error: &PyErr, after_output: bool) -> WsgiEvent {
