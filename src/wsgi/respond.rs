@@ -65,7 +65,8 @@ impl Emitter {
     }
 }
 
-/// The `start_response` callable; its `write` method is the `write()` callable it returns.
+/// What the application gets as `start_response` (the bound method of that name, which
+/// Python calls without building an argument tuple) and `write()` (the bound `write` method).
 #[pyclass(module = "torsion", name = "StartResponse")]
 pub(crate) struct StartResponse {
     emitter: Emitter,
@@ -78,8 +79,10 @@ pub(crate) struct StartResponse {
 
 #[pymethods]
 impl StartResponse {
+    /// PEP 3333's `start_response(status, headers, exc_info=None)`: validates and records the
+    /// response head, and returns `write`.
     #[pyo3(signature = (status, headers, exc_info = None))]
-    fn __call__<'py>(
+    fn start_response<'py>(
         slf: &Bound<'py, Self>,
         status: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
@@ -172,11 +175,18 @@ enum Ran {
     Streamed,
 }
 
+/// A [`StartResponse`] and its bound methods.
+struct Callables {
+    responder: Py<StartResponse>,
+    start_response: Py<PyAny>,
+    write: Py<PyAny>,
+}
+
 /// What a worker keeps from one request to the next: the environ builder, and the
 /// `start_response` callable with its `write` while the application keeps neither.
 pub(crate) struct RequestRunner {
     template: EnvironTemplate,
-    spare: Option<(Py<StartResponse>, Py<PyAny>)>,
+    spare: Option<Callables>,
 }
 
 impl RequestRunner {
@@ -197,8 +207,8 @@ impl RequestRunner {
     ) {
         let id = request.id;
         let body = std::mem::take(&mut request.body);
-        let (responder, write) = match self.responder(py, &request, events) {
-            Ok(pair) => pair,
+        let (responder, start_response, write) = match self.callables(py, &request, events) {
+            Ok(callables) => callables,
             Err(error) => {
                 let _ = events.send(failure(py, id, &error, false));
                 return;
@@ -207,7 +217,7 @@ impl RequestRunner {
         let ran = self
             .template
             .build(py, &request, body)
-            .and_then(|environ| run_app(py, app, environ, &responder));
+            .and_then(|environ| run_app(py, app, environ, &responder, &start_response));
         self.template.release_input(py);
         let Ok(mut this) = responder.try_borrow_mut() else {
             // Another thread still holds the application's start_response: report what we
@@ -224,22 +234,35 @@ impl RequestRunner {
         let event = outcome(py, id, &mut this.emitter, ran);
         this.emitter.send(event);
         drop(this);
-        // Held here and by `write` only, neither can be reached by the application any more.
-        if reference_count(responder.as_any()) == 2 && reference_count(&write) == 1 {
-            self.spare = Some((responder.unbind(), write.unbind()));
+        // Held here and by its two methods only, none can be reached by the application any
+        // more.
+        if reference_count(responder.as_any()) == 3
+            && reference_count(&start_response) == 1
+            && reference_count(&write) == 1
+        {
+            self.spare = Some(Callables {
+                responder: responder.unbind(),
+                start_response: start_response.unbind(),
+                write: write.unbind(),
+            });
         }
     }
 
-    /// The `start_response` callable for `request` and its bound `write` method (which it
-    /// returns): the spare ones when there are.
-    fn responder<'py>(
+    /// The [`StartResponse`] for `request` with its `start_response` and `write` methods:
+    /// the spare ones when there are.
+    #[allow(clippy::type_complexity)]
+    fn callables<'py>(
         &mut self,
         py: Python<'py>,
         request: &WsgiRequest,
         events: &ThreadSender<WsgiEvent>,
-    ) -> PyResult<(Bound<'py, StartResponse>, Bound<'py, PyAny>)> {
-        if let Some((responder, write)) = self.spare.take() {
-            let responder = responder.into_bound(py);
+    ) -> PyResult<(
+        Bound<'py, StartResponse>,
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+    )> {
+        if let Some(spare) = self.spare.take() {
+            let (responder, write) = (spare.responder.into_bound(py), spare.write);
             {
                 let mut this = responder.try_borrow_mut()?;
                 let emitter = &mut this.emitter;
@@ -250,7 +273,8 @@ impl RequestRunner {
                 emitter.refused_after_disconnect = false;
                 this.write = Some(write.clone_ref(py));
             }
-            return Ok((responder, write.into_bound(py)));
+            let start_response = spare.start_response.into_bound(py);
+            return Ok((responder, start_response, write.into_bound(py)));
         }
         let emitter = Emitter {
             id: request.id,
@@ -268,9 +292,10 @@ impl RequestRunner {
                 heads: HeadCache::default(),
             },
         )?;
+        let start_response = responder.getattr(intern!(py, "start_response"))?;
         let write = responder.getattr(intern!(py, "write"))?;
         responder.borrow_mut().write = Some(write.clone().unbind());
-        Ok((responder, write))
+        Ok((responder, start_response, write))
     }
 }
 
@@ -328,8 +353,9 @@ fn run_app(
     app: &Bound<'_, PyAny>,
     environ: Bound<'_, pyo3::types::PyDict>,
     responder: &Bound<'_, StartResponse>,
+    start_response: &Bound<'_, PyAny>,
 ) -> PyResult<Ran> {
-    let result = app.call1((environ, responder))?;
+    let result = app.call1((environ, start_response))?;
     if let Ok(list) = result.cast_exact::<PyList>() {
         if !responder.borrow().emitter.head_sent {
             // A list has no close(); collect it for one event with a known length. A list of
