@@ -6,6 +6,7 @@ mod input;
 mod lifecycle;
 mod load;
 mod response;
+mod reuse;
 
 use std::cell::RefCell;
 use std::rc::Rc;
