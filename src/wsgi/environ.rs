@@ -95,7 +95,7 @@ const CONTENT_LENGTH: usize = 10;
 
 /// How many `REMOTE_PORT` strings a worker keeps (by port modulo this): the peers of a busy
 /// server's connections tend to have neighbouring ports.
-const PORT_CACHE: usize = 64;
+const PORT_CACHE: usize = 256;
 
 /// One environ entry and the bytes its value was made from: the value is
 /// `latin1(without_newlines(bytes))` for request text (for ports, `bytes` is the number).
