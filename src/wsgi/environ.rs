@@ -253,6 +253,7 @@ fn without_newlines(value: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Gives `entry` the value for `bytes`, made by `make` and replaced in `base`, unless it has it.
+#[inline]
 fn refresh<'py>(
     base: &Bound<'py, PyDict>,
     entry: &mut Entry,

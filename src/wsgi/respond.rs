@@ -2,6 +2,11 @@
 //! the `write()` callable, iteration of the result with back-pressure and disconnect checks,
 //! `close()` on every path, and the events that report it all.
 //!
+//! A worker's [`RequestRunner`] keeps the `StartResponse` object (and the bound methods handed
+//! out as `start_response` and `write`) for the next request when, once a request is over, its
+//! own references are the only ones left: the application cannot reach them any more, so
+//! resetting them cannot be observed.
+//!
 //! Tested by: reactor_tests/wsgi.rs
 use std::sync::Arc;
 
