@@ -6,8 +6,9 @@
 //! request's header names (the base's *shape*). Each entry remembers the request bytes its
 //! value was made from. A request whose header names are the shape's, in the same order and
 //! spelled the same, costs a comparison of those bytes, a replacement in the base of the few
-//! values that differ (in place: the base's hash table keeps its size), a copy of the base (a
-//! clone of that table) and `wsgi.input`. A request with other header names gets a dict built
+//! values that differ (in place: the base's hash table keeps its size) and a copy of the base (a
+//! clone of that table). The base's `wsgi.input` stream is given the new body when nobody but
+//! the base holds it, and replaced otherwise. A request with other header names gets a dict built
 //! entry by entry; the second request in a row with the same new names makes its shape the
 //! base's, so a client that keeps sending the same headers soon takes the short way again.
 //!
@@ -124,8 +125,8 @@ struct State {
     /// shape: a second one like it becomes the shape.
     pending: Option<(Vec<Vec<u8>>, bool)>,
     ports: Vec<Option<(u16, Py<PyString>)>>,
-    /// The last `wsgi.input`, reused when nobody else holds it.
-    input: Option<Py<InputStream>>,
+    /// The `wsgi.input` in `base`, reused for the next body when nobody else holds it.
+    input: Py<InputStream>,
 }
 
 /// The environ builder of one worker: interned keys and values, a dict of the constant
@@ -316,6 +317,8 @@ impl EnvironTemplate {
         }
         base.del_item(&remote_port.key)?;
         base.del_item(&headers[HOST])?;
+        let input = Py::new(py, InputStream::new(RequestBody::default()))?;
+        base.set_item(&input_key, &input)?;
         Ok(Self {
             constants: constants.unbind(),
             input_key,
@@ -332,7 +335,7 @@ impl EnvironTemplate {
                 shape: Vec::new(),
                 pending: None,
                 ports: (0..PORT_CACHE).map(|_| None).collect(),
-                input: None,
+                input,
             }),
         })
     }
@@ -347,13 +350,12 @@ impl EnvironTemplate {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         let base = state.base.bind(py).clone();
+        self.refresh_input(py, state, &base, body)?;
         self.refresh_request_slots(py, state, &base, request)?;
-        let environ = match self.refresh_shape(py, state, &base, request)? {
-            true => base.copy()?,
-            false => self.build_unshaped(py, state, &base, request)?,
-        };
-        environ.set_item(&self.input_key, self.input(py, state, body)?)?;
-        Ok(environ)
+        match self.refresh_shape(py, state, &base, request)? {
+            true => base.copy(),
+            false => self.build_unshaped(py, state, &base, request),
+        }
     }
 
     /// Brings the slots that do not come from headers up to date with `request`.
@@ -495,6 +497,7 @@ impl EnvironTemplate {
         }
         let has_remote_port = request.remote_port.is_some();
         let environ = self.constants.bind(py).copy()?;
+        environ.set_item(&self.input_key, &state.input)?;
         for slot in &state.slots {
             environ.set_item(&slot.key, &slot.value)?;
         }
@@ -533,7 +536,6 @@ impl EnvironTemplate {
             state.pending = Some((names, has_remote_port));
             return Ok(environ);
         }
-        // Its wsgi.input is still the placeholder: this is the next requests' base.
         let copy = environ.copy()?;
         state.base = environ.unbind();
         state.shape = shape;
@@ -542,42 +544,37 @@ impl EnvironTemplate {
         Ok(copy)
     }
 
-    /// `wsgi.input` over `body`: the last one when nobody else holds it any more.
-    fn input<'py>(
+    /// Puts `body` behind the base's `wsgi.input`: in the same stream when only the base and
+    /// the template hold it, else in a new one that replaces it in the base.
+    fn refresh_input(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         state: &mut State,
+        base: &Bound<'_, PyDict>,
         body: RequestBody,
-    ) -> PyResult<Bound<'py, InputStream>> {
-        if let Some(input) = &state.input {
-            let input = input.bind(py);
-            if reference_count(input.as_any()) == 1 {
-                if let Ok(mut stream) = input.try_borrow_mut() {
-                    stream.reset(body);
-                    return Ok(input.clone());
-                }
+    ) -> PyResult<()> {
+        let input = state.input.bind(py);
+        if reference_count(input.as_any()) == 2 {
+            if let Ok(mut stream) = input.try_borrow_mut() {
+                stream.reset(body);
+                return Ok(());
             }
         }
-        let input = Bound::new(py, InputStream::new(body))?;
-        state.input = Some(input.clone().unbind());
-        Ok(input)
+        let input = Py::new(py, InputStream::new(body))?;
+        base.set_item(&self.input_key, &input)?;
+        state.input = input;
+        Ok(())
     }
 
     /// After a request: frees the body behind its `wsgi.input` unless the application kept
-    /// the stream (then the stream keeps its body and is not reused).
+    /// the stream (which then keeps its body, and the next request gets a new stream).
     pub(crate) fn release_input(&self, py: Python<'_>) {
-        let mut state = self.state.borrow_mut();
-        let Some(input) = &state.input else {
-            return;
-        };
-        let input = input.bind(py);
-        let released = reference_count(input.as_any()) == 1
-            && input
-                .try_borrow_mut()
-                .map(|mut stream| stream.reset(RequestBody::default()))
-                .is_ok();
-        if !released {
-            state.input = None;
+        let state = self.state.borrow();
+        let input = state.input.bind(py);
+        if reference_count(input.as_any()) == 2 {
+            if let Ok(mut stream) = input.try_borrow_mut() {
+                stream.reset(RequestBody::default());
+            }
         }
     }
 }
