@@ -143,6 +143,20 @@ pub(crate) const TOKEN: [bool; 256] = {
     table
 };
 
+/// `value` in decimal, written into `digits`.
+pub(crate) fn decimal(value: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &digits[at..];
+        }
+    }
+}
+
 /// True when `bytes` is a non-empty RFC 9110 token.
 pub(crate) fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| TOKEN[b as usize])

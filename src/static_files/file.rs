@@ -16,7 +16,7 @@ use super::listing;
 use super::mime::MimeTypes;
 use super::range::{self, ByteRange, RangeAnswer};
 use super::resolve::{FoundFile, Resolver, Target};
-use crate::http::{Method, RequestHead, StatusCode};
+use crate::http::{Method, RequestHead, StatusCode, decimal};
 use crate::web::{ErrorPage, NoResource, Render, Request, Resource, accept_encoding_quality};
 
 /// How a [`File`] serves its tree.
@@ -316,20 +316,6 @@ impl Resource for File {
             Target::Directory { slash: false, .. } => redirect_with_slash(request),
             Target::Directory { path, slash: true } => self.render_directory(request, &path),
             Target::File(file) => self.render_file(request, file),
-        }
-    }
-}
-
-/// `value` in decimal, written into `digits`.
-fn decimal(value: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            return &digits[at..];
         }
     }
 }

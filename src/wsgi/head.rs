@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
 use super::ResponseHead;
-use crate::http::Headers;
+use crate::http::{Headers, is_token};
 
 /// Response headers PEP 3333 forbids an application to set.
 const HOP_BY_HOP: [&str; 8] = [
@@ -27,35 +27,6 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// How many header positions are remembered.
 const REMEMBERED_HEADERS: usize = 16;
-
-/// Which bytes are allowed in a header name (RFC 9110's `tchar`).
-const TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        byte += 1;
-    }
-    table
-};
 
 /// The name of `object`'s type, for error messages.
 pub(crate) fn type_name(object: &Bound<'_, PyAny>) -> String {
@@ -216,7 +187,7 @@ fn parse_header(
     };
     let name = name.to_cow()?;
     let value = value.to_cow()?;
-    if name.is_empty() || !name.bytes().all(|byte| TOKEN[usize::from(byte)]) {
+    if !is_token(name.as_bytes()) {
         return Err(PyValueError::new_err(format!(
             "invalid header name {name:?}"
         )));

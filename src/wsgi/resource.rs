@@ -23,7 +23,7 @@ use super::{
     WsgiEvent, WsgiRequest,
 };
 use crate::defer::Deferred;
-use crate::http::{IdMap, Method, StatusCode, Version, id_map};
+use crate::http::{IdMap, Method, StatusCode, Version, decimal, id_map};
 use crate::log;
 use crate::reactor::{Flush, Reactor, ReactorInner};
 use crate::transport::{Address, Producer};
@@ -416,20 +416,6 @@ fn apply_head(request: &Request, head: &ResponseHead, body_length: Option<u64>) 
             }
         }
     });
-}
-
-/// `value` in decimal, written into `digits`.
-fn decimal(value: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            return &digits[at..];
-        }
-    }
 }
 
 /// The WSGI view of a request: SCRIPT_NAME from the path consumed so far, PATH_INFO from the
