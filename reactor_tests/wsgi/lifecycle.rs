@@ -269,3 +269,25 @@ fn shutdown_releases_blocked_workers_and_fails_queued_requests() {
     assert!(!after_output);
     assert!(harness.pool.submit(get("/")).is_err());
 }
+
+/// Requests that come one after another stay on the worker that ran the previous one (the
+/// most recently parked worker is woken first), instead of rotating through the pool.
+#[test]
+fn requests_one_after_another_stay_on_one_warm_worker() {
+    let harness = Harness::with_threads(
+        r#"
+import threading
+def app(environ, start_response):
+    start_response('200 OK', [])
+    return [str(threading.get_ident()).encode()]
+"#,
+        4,
+    );
+    let mut runs: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for _ in 0..30 {
+        *runs.entry(harness.text(get("/"))).or_default() += 1;
+    }
+    // A worker delayed past the watcher's period may hand one request to the watcher.
+    let most = runs.values().copied().max().unwrap_or(0);
+    assert!(most >= 25, "requests spread over the workers: {runs:?}");
+}

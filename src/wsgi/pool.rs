@@ -3,10 +3,13 @@
 //!
 //! Wakeups are rationed: a submit wakes a worker only when none is awake, and a worker that
 //! finishes a request takes the next one without parking or releasing the GIL, so one worker
-//! runs a busy stream of short requests without a thread switch per request. So that a slow or
-//! blocking application cannot starve the queue, one parked worker (the watcher) wakes every
-//! [`STALL`] while others are busy and takes a request if none was taken meanwhile; a worker
-//! that takes a request when nobody watches wakes a parked one to watch.
+//! runs a busy stream of short requests without a thread switch per request. Each worker parks
+//! on its own condition variable and the most recently parked one is woken first, so the
+//! worker whose objects are warm in the cache takes the next batch. So that a slow or blocking
+//! application cannot starve the queue, one parked worker (the watcher) wakes every [`STALL`]
+//! while the pool is busy and takes a request if none was taken meanwhile. The watcher keeps
+//! its post from batch to batch: one is recruited only when the pool turns busy without one,
+//! and it steps down after a whole period with nothing running.
 //!
 //! Threads are created by [`WorkerPool::start`] only, so a process may fork (daemonise) before
 //! any exist. [`WorkerPool::shutdown`] cancels queued requests, releases workers blocked on
@@ -38,38 +41,44 @@ const STALL: Duration = Duration::from_millis(5);
 struct Queue {
     requests: VecDeque<WsgiRequest>,
     stopping: bool,
-    /// Workers not parked: running a request or about to take one.
+    /// Workers not parked: running a request, about to take one, or called to take one.
     awake: usize,
-    /// Workers woken by a submit that have not yet run.
-    woken: usize,
-    /// Whether a parked worker is waking every [`STALL`] to check that the queue moves.
-    watching: bool,
-    /// Whether a parked worker was woken to become the watcher and has not yet woken.
-    recruiting: bool,
+    /// Parked workers that are not watching, the most recently parked last.
+    idle: Vec<usize>,
+    /// The parked worker that wakes every [`STALL`], if any (also while it is being called
+    /// to the post and has not run yet).
+    watcher: Option<usize>,
+    /// Why each worker was last woken; read and cleared by the worker itself.
+    calls: Vec<Call>,
     /// Requests taken so far: the watcher's measure of progress.
     taken: u64,
 }
 
-impl Queue {
-    /// Whether a submit must wake a parked worker: only when none is awake to take the request
-    /// (one that is awake takes the next request without sleeping; a stalled one is covered by
-    /// the watcher).
-    fn needs_wakeup(&self) -> bool {
-        self.awake + self.woken == 0
-    }
+/// What a parked worker is asked to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// Nothing yet (a wakeup without a call is spurious).
+    None,
+    /// Take a request (the caller counted the worker as awake).
+    Take,
+    /// Become the watcher.
+    Watch,
 }
 
-/// Why a parked worker runs again.
-enum Woke {
-    /// To take a request.
+/// How a watcher's watch ended.
+enum Watched {
+    /// It takes a request (and counts as awake).
     Take,
-    /// To look again (the pool may be stopping, or the worker is to watch).
-    Look,
+    /// The pool was idle a whole period: it parks as an ordinary idle worker.
+    StepDown,
+    /// The pool is stopping.
+    Stop,
 }
 
 struct Shared {
     queue: Mutex<Queue>,
-    work: Condvar,
+    /// One per worker: where it parks.
+    bells: Vec<Condvar>,
     /// The control of the request each worker is running.
     running: Vec<Mutex<Option<Arc<RequestControl>>>>,
     /// Workers that have not exited yet.
@@ -81,77 +90,116 @@ impl Shared {
     /// The next request for worker `index`. Parks when `block` (see the module documentation).
     fn take(&self, index: usize, block: bool) -> Taken {
         let mut queue = self.queue.lock();
-        let mut may_take = true;
         loop {
             if queue.stopping {
                 return Taken::Stop;
             }
-            if may_take {
-                if let Some(request) = queue.requests.pop_front() {
-                    queue.taken += 1;
-                    if !queue.watching && !queue.recruiting {
-                        // Someone must watch the queue while this request runs.
-                        queue.recruiting = self.work.notify_one();
-                    }
-                    *self.running[index].lock() = Some(request.control.clone());
-                    return Taken::Request(request);
+            if let Some(request) = queue.requests.pop_front() {
+                queue.taken += 1;
+                if queue.watcher.is_none() {
+                    // Someone must watch the queue while this request runs.
+                    self.recruit_watcher(&mut queue);
                 }
+                *self.running[index].lock() = Some(request.control.clone());
+                return Taken::Request(request);
             }
             if !block {
                 return Taken::Empty;
             }
             queue.awake -= 1;
-            let woke = if queue.watching {
-                self.park(&mut queue)
-            } else {
-                self.watch(&mut queue)
-            };
-            queue.awake += 1;
-            may_take = matches!(woke, Woke::Take);
-        }
-    }
-
-    /// Parks until a submit or the recruitment of a watcher wakes this worker.
-    fn park(&self, queue: &mut MutexGuard<'_, Queue>) -> Woke {
-        self.work.wait(queue);
-        self.woken_by_notify(queue)
-    }
-
-    /// What a wakeup that was not a timeout was for.
-    fn woken_by_notify(&self, queue: &mut MutexGuard<'_, Queue>) -> Woke {
-        if queue.recruiting {
-            queue.recruiting = false;
-            Woke::Look
-        } else {
-            queue.woken = queue.woken.saturating_sub(1);
-            Woke::Take
-        }
-    }
-
-    /// Parks as the watcher: wakes every [`STALL`], and takes a request when none was taken
-    /// for a whole period; stops watching (and parks) once the pool has been idle that long.
-    fn watch(&self, queue: &mut MutexGuard<'_, Queue>) -> Woke {
-        queue.watching = true;
-        let mut seen = queue.taken;
-        let woke = loop {
-            if queue.stopping {
-                break Woke::Look;
+            if !self.park(&mut queue, index) {
+                queue.awake += 1;
+                return Taken::Stop;
             }
-            if !self.work.wait_for(queue, STALL).timed_out() {
-                break self.woken_by_notify(queue);
+        }
+    }
+
+    /// Wakes a parked worker to take a request, if one is needed: only when none is awake to
+    /// take it (one that is awake takes the next request without sleeping; a stalled one is
+    /// covered by the watcher). The most recently parked worker is preferred, the watcher
+    /// called only when no other is parked.
+    fn wake_taker(&self, queue: &mut Queue) {
+        if queue.awake > 0 || queue.requests.is_empty() {
+            return;
+        }
+        let Some(worker) = queue.idle.pop().or_else(|| queue.watcher.take()) else {
+            return;
+        };
+        queue.calls[worker] = Call::Take;
+        queue.awake += 1;
+        self.bells[worker].notify_one();
+    }
+
+    /// Calls the parked worker that has waited longest to become the watcher.
+    fn recruit_watcher(&self, queue: &mut Queue) {
+        if queue.idle.is_empty() {
+            return;
+        }
+        let worker = queue.idle.remove(0);
+        queue.calls[worker] = Call::Watch;
+        queue.watcher = Some(worker);
+        self.bells[worker].notify_one();
+    }
+
+    /// Parks worker `index` (already counted as not awake) until it is called to take a
+    /// request, watching if others run and nobody watches; false when the pool is stopping.
+    fn park(&self, queue: &mut MutexGuard<'_, Queue>, index: usize) -> bool {
+        if queue.watcher.is_none() && queue.awake > 0 {
+            // Requests run and nobody watches them: this worker does.
+            queue.watcher = Some(index);
+            queue.calls[index] = Call::Watch;
+        } else {
+            queue.idle.push(index);
+        }
+        loop {
+            if queue.stopping {
+                queue.idle.retain(|worker| *worker != index);
+                if queue.watcher == Some(index) {
+                    queue.watcher = None;
+                }
+                return false;
+            }
+            match std::mem::replace(&mut queue.calls[index], Call::None) {
+                Call::Take => return true,
+                Call::Watch => match self.watch(queue, index) {
+                    Watched::Take => return true,
+                    // Cold after a whole idle period: the last to be called to take.
+                    Watched::StepDown => queue.idle.insert(0, index),
+                    Watched::Stop => return false,
+                },
+                Call::None => self.bells[index].wait(queue),
+            }
+        }
+    }
+
+    /// Watches as worker `index`: wakes every [`STALL`] and takes a request when none was
+    /// taken for a whole period; steps down once the pool has been idle that long.
+    fn watch(&self, queue: &mut MutexGuard<'_, Queue>, index: usize) -> Watched {
+        let mut seen = queue.taken;
+        loop {
+            if queue.stopping {
+                queue.watcher = None;
+                return Watched::Stop;
+            }
+            if std::mem::replace(&mut queue.calls[index], Call::None) == Call::Take {
+                // Called by a submit that found no other parked worker; no longer the watcher.
+                return Watched::Take;
+            }
+            if !self.bells[index].wait_for(queue, STALL).timed_out() {
+                continue;
             }
             let stalled = queue.taken == seen;
             if !queue.requests.is_empty() && (stalled || queue.awake == 0) {
-                break Woke::Take;
+                queue.watcher = None;
+                queue.awake += 1;
+                return Watched::Take;
             }
             if stalled && queue.awake == 0 {
-                queue.watching = false;
-                return self.park(queue);
+                queue.watcher = None;
+                return Watched::StepDown;
             }
             seen = queue.taken;
-        };
-        queue.watching = false;
-        woke
+        }
     }
 }
 
@@ -183,12 +231,12 @@ impl WorkerPool {
                 requests: VecDeque::new(),
                 stopping: false,
                 awake: threads,
-                woken: 0,
-                watching: false,
-                recruiting: false,
+                idle: Vec::with_capacity(threads),
+                watcher: None,
+                calls: vec![Call::None; threads],
                 taken: 0,
             }),
-            work: Condvar::new(),
+            bells: (0..threads).map(|_| Condvar::new()).collect(),
             running: (0..threads).map(|_| Mutex::new(None)).collect(),
             alive: Mutex::new(0),
             exited: Condvar::new(),
@@ -227,9 +275,7 @@ impl WorkerPool {
             return Err(Box::new(request));
         }
         queue.requests.push_back(request);
-        if queue.needs_wakeup() && self.shared.work.notify_one() {
-            queue.woken += 1;
-        }
+        self.shared.wake_taker(&mut queue);
         Ok(())
     }
 
@@ -240,11 +286,8 @@ impl WorkerPool {
         if queue.stopping {
             return requests.into_iter().collect();
         }
-        let before = queue.requests.len();
         queue.requests.extend(requests);
-        if queue.requests.len() > before && queue.needs_wakeup() && self.shared.work.notify_one() {
-            queue.woken += 1;
-        }
+        self.shared.wake_taker(&mut queue);
         Vec::new()
     }
 
@@ -269,7 +312,9 @@ impl WorkerPool {
             queue.stopping = true;
             queue.requests.drain(..).collect()
         };
-        self.shared.work.notify_all();
+        for bell in &self.shared.bells {
+            bell.notify_all();
+        }
         for request in cancelled {
             let _ = self.events.send(WsgiEvent::Failed {
                 id: request.id,
