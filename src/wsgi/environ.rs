@@ -261,7 +261,7 @@ fn refresh<'py>(
     bytes: &[u8],
     make: impl FnOnce(&[u8]) -> PyResult<Bound<'py, PyString>>,
 ) -> PyResult<()> {
-    if entry.bytes != bytes {
+    if !same_bytes(&entry.bytes, bytes) {
         let value = make(bytes)?;
         base.set_item(&entry.key, &value)?;
         entry.bytes.clear();
@@ -269,6 +269,20 @@ fn refresh<'py>(
         entry.value = value.unbind();
     }
     Ok(())
+}
+
+/// Whether `a` and `b` hold the same bytes. Environ values are mostly short, and comparing
+/// them inline (without an early exit, so the loop vectorises) costs less than the library
+/// call a slice comparison makes.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 64 {
+        return a == b;
+    }
+    a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
 }
 
 /// The request text of `bytes` as a `str`, each LF replaced by a space.
@@ -456,7 +470,7 @@ impl EnvironTemplate {
                 *seen = Some(value);
                 continue;
             }
-            let Some(header) = shape.next().filter(|header| header.name == name) else {
+            let Some(header) = shape.next().filter(|header| same_bytes(&header.name, name)) else {
                 return Ok(false);
             };
             refresh(base, &mut header.entry, value, |bytes| {
@@ -575,6 +589,29 @@ impl EnvironTemplate {
             if let Ok(mut stream) = input.try_borrow_mut() {
                 stream.reset(RequestBody::default());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    /// The inline comparison agrees with slice equality for every length up to past its
+    /// cut-over, for equal slices and for slices differing in one byte at any position.
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        for len in 0..80usize {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "length {len}, differing at {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_bytes(&a, &longer));
         }
     }
 }
