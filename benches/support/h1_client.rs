@@ -257,6 +257,10 @@ impl Connection {
                 false => self.read_cleartext(&mut buffers.socket, now, tally)?,
                 true => self.read_tls(buffers, now, tally)?,
             };
+            if completed && event.is_read_closed() {
+                // The end of the stream came with the response: the read stopped before it.
+                return Err(Failure::Closed);
+            }
             if completed {
                 return self.send_request(target, now);
             }

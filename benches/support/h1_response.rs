@@ -8,9 +8,6 @@
 //! buffer that keeps its capacity.
 
 use std::fmt;
-
-use memchr::memmem;
-
 /// The longest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -165,13 +162,9 @@ impl ResponseReader {
         let mut at = 0;
         loop {
             match self.state {
-                State::Head => match memmem::find(&input[at..], b"\r\n\r\n") {
+                State::Head => match self.read_head(&input[at..])? {
                     None => return Ok(Step::HeadIncomplete(at)),
-                    Some(end) => {
-                        let head = &input[at..at + end + 2];
-                        at += end + 4;
-                        self.read_head(head)?;
-                    }
+                    Some(length) => at += length,
                 },
                 State::Length(0) => return Ok(Step::Complete(at)),
                 State::Length(remaining) => {
@@ -194,13 +187,22 @@ impl ResponseReader {
         }
     }
 
-    /// Reads a head (its lines, each ended by CRLF) and sets how its body is framed.
-    fn read_head(&mut self, head: &[u8]) -> Result<(), ProtocolError> {
-        let mut lines = HeadLines { rest: head };
-        let (minor, status) = parse_status_line(lines.next_line()?.unwrap_or(b""))?;
+    /// Reads the head at the start of `input` (lines ended by CRLF, up to an empty one) and
+    /// sets how its body is framed; returns its length, or `None` if it has not all arrived
+    /// (a head is read again from its start when more comes: it is short, and rarely split).
+    fn read_head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let mut lines = HeadLines { rest: input };
+        let Some(status_line) = lines.next_line()? else {
+            return Ok(None);
+        };
+        let (minor, status) = parse_status_line(status_line)?;
         let mut framing = Framing::default();
-        while let Some(line) = lines.next_line()? {
-            framing.add_field(line)?;
+        loop {
+            match lines.next_line()? {
+                None => return Ok(None),
+                Some([]) => break,
+                Some(line) => framing.add_field(line)?,
+            }
         }
         self.status = status;
         self.close = framing.close || (minor == 0 && !framing.keep_alive);
@@ -219,7 +221,7 @@ impl ResponseReader {
                 }
             },
         };
-        Ok(())
+        Ok(Some(input.len() - lines.rest.len()))
     }
 }
 
