@@ -60,6 +60,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let outcome = parse_command(&args).and_then(|command| {
+        // Room for every connection, and for a replacement opened before the old one closes.
+        let wanted = command.load.connections as u64 * 2 + 64;
+        torsion::raise_open_files_limit(wanted)
+            .map_err(|error| format!("cannot raise the open files limit: {error}"))?;
         let outcome = h1_client::run(&command.load).map_err(|error| error.to_string())?;
         report(&command, &outcome);
         verdict(&outcome)
@@ -352,11 +356,15 @@ fn verdict(outcome: &Outcome) -> Result<(), String> {
     if tally.ok > 0 {
         return Ok(());
     }
-    Err(match (&tally.first_error, tally.first_non_2xx) {
-        (Some(error), _) => format!("every request failed; first error: {error}"),
-        (None, Some(status)) => {
-            format!("every request failed; no 2xx response (first status {status})")
-        }
-        (None, None) => "every request failed: no response completed".to_string(),
-    })
+    let mut message = "every request failed".to_string();
+    if let Some(status) = tally.first_non_2xx {
+        message += &format!("; first response status {status}");
+    }
+    if let Some(error) = &tally.first_error {
+        message += &format!("; first error: {error}");
+    }
+    if tally.first_non_2xx.is_none() && tally.first_error.is_none() {
+        message += ": no response completed";
+    }
+    Err(message)
 }

@@ -474,31 +474,34 @@ pub(crate) fn run(options: &LoadOptions) -> io::Result<Outcome> {
             first_non_2xx: None,
         },
     };
+    let streams = connect_all(options.target.address, options.connections)?;
+    // The run starts once every connection is made: a slow accept queue eats no warm-up.
     let start = clock();
-    load.connect_all(start)?;
+    for (index, stream) in streams.into_iter().enumerate() {
+        load.add(index, TcpStream::from_std(stream), Phase::Open, start)?;
+    }
     load.drive(start)
 }
 
-impl Load<'_> {
-    /// Makes the first connections (blocking, one after another) and sends their requests.
-    fn connect_all(&mut self, now: Instant) -> io::Result<()> {
-        let address = self.options.target.address;
-        for index in 0..self.options.connections {
-            let stream = std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(
-                |error| {
-                    io::Error::new(
-                        error.kind(),
-                        format!("cannot connect to {address}: {error}"),
-                    )
-                },
-            )?;
-            stream.set_nonblocking(true)?;
-            stream.set_nodelay(true)?;
-            self.add(index, TcpStream::from_std(stream), Phase::Open, now)?;
-        }
-        Ok(())
+/// Makes the first `count` connections to `address`, blocking, one after another.
+fn connect_all(address: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpStream>> {
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let stream =
+            std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot connect to {address}: {error}"),
+                )
+            })?;
+        stream.set_nonblocking(true)?;
+        stream.set_nodelay(true)?;
+        streams.push(stream);
     }
+    Ok(streams)
+}
 
+impl Load<'_> {
     /// Registers `stream` as connection `index`; an open one sends its request at once.
     fn add(
         &mut self,
@@ -564,14 +567,16 @@ impl Load<'_> {
         };
         let after = self.read_cpu()?;
         let elapsed = now.saturating_duration_since(measured_from);
-        let seconds = elapsed.as_secs_f64().max(1e-9);
+        // A window that never opened (every connection failed in the warm-up) used no CPU.
+        let seconds = elapsed.as_secs_f64();
+        let share = |used: f64| if seconds > 0.0 { used / seconds } else { 0.0 };
         Ok(Outcome {
             elapsed,
-            client_cpu: (after.client - before.client) / seconds,
+            client_cpu: share(after.client - before.client),
             server_cpu: after
                 .server
                 .zip(before.server)
-                .map(|(later, earlier)| (later - earlier) / seconds),
+                .map(|(later, earlier)| share(later - earlier)),
             live_connections: self.live,
             tally: self.tally,
         })
