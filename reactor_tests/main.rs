@@ -6,6 +6,7 @@ mod cli;
 mod defer;
 mod endpoint_strings;
 mod events;
+mod h1load;
 mod http2;
 mod reactor;
 mod static_files;
