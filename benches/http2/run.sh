@@ -6,6 +6,10 @@
 #   h2-tls:   h2load -c16 -m32 over TLS (ALPN h2)                        torsion, Granian, Twisted
 #   h1:       wrk -c64 over cleartext HTTP/1.1                           torsion
 #   h1-tls:   wrk -c64 over TLS, HTTP/1.1                                torsion
+#   h1-lean, h1-tls-lean: the same two with h1load (benches/h1load.rs)   torsion
+# The h1 scenarios end with the ratio of TLS to cleartext for each load generator. wrk's own
+# TLS work fills its core before the server's does; h1load costs less per request, so its
+# ratio is the server's (see benches/README.md).
 # Usage: benches/http2/run.sh [--seconds N] [--only SCENARIO] [--servers LIST]
 # Installs what it needs: nghttp2-client (h2load), wrk and openssl from Debian's packages when
 # missing, and the peers in a virtualenv under target/.
@@ -35,6 +39,8 @@ if [ ! -x "$venv/bin/granian" ] || [ ! -x "$venv/bin/twist" ]; then
     "$venv/bin/pip" install -q -r benches/http2/requirements.txt
 fi
 cargo build --release -q
+h1load=$(cargo bench --no-run --bench h1load 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+[ -x "$h1load" ] || { echo "cannot build the h1load bench" >&2; exit 1; }
 torsion="${TORSION_BIN:-$PWD/target/release/torsion}"
 apps="$PWD/benches/wsgi"
 certs=$PWD/target/http2-bench-certs
@@ -69,11 +75,12 @@ start_server() { # NAME TLS(0/1) PORT — in the background; becomes the server 
 
 measure() { # NAME SCENARIO
     local name=$1 scenario=$2 port=$((9100 + RANDOM % 800)) tls=0 scheme=http
-    case "$scenario" in *tls) tls=1; scheme=https ;; esac
+    case "$scenario" in *tls*) tls=1; scheme=https ;; esac
     start_server "$name" "$tls" "$port" >/dev/null 2>&1 &
     local pid=$!
     for _ in $(seq 80); do curl -sk -o /dev/null "$scheme://127.0.0.1:$port/" && break; sleep 0.1; done
-    local url="$scheme://127.0.0.1:$port/" result rps
+    local url="$scheme://127.0.0.1:$port/" result rps insecure=""
+    [ "$tls" = 0 ] || insecure=--insecure # the throwaway certificate above
     case "$scenario" in
         h2*)
             taskset -c 1 h2load -c16 -m32 -D 2 "$url" >/dev/null 2>&1 || true
@@ -81,6 +88,12 @@ measure() { # NAME SCENARIO
             rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$result")
             errors=$(awk '/^requests:/ {print $0}' <<<"$result")
             proto=$(awk '/^Application protocol:/ {print $3}' <<<"$result") ;;
+        h1*-lean)
+            result=$(taskset -c 1 "$h1load" "$url" --connections 64 --warmup 2 \
+                --seconds "$seconds" $insecure 2>&1 || true)
+            rps=$(sed -n 's/^RESULT requests_per_second=\([0-9.]*\).*/\1/p' <<<"$result")
+            errors=$(sed -n 's/^RESULT .*\(errors=[0-9]* non_2xx=[0-9]*\).*/\1/p' <<<"$result")
+            proto=http/1.1 ;;
         h1*)
             taskset -c 1 wrk -t1 -c64 -d2s "$url" >/dev/null 2>&1 || true
             result=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" "$url" 2>&1 || true)
@@ -92,9 +105,10 @@ measure() { # NAME SCENARIO
     printf '| %s | %s | %s | %s |\n' "$name" "${rps:-0}" "${proto:--}" "$errors"
 }
 
+declare -A torsion_rps=()
 {
     echo "# HTTP/2 and TLS benchmark ($(date -u +%F), ${seconds}s per run, server CPU 0, load CPU 1)"
-    for scenario in h2c h2-tls h1 h1-tls; do
+    for scenario in h2c h2-tls h1 h1-tls h1-lean h1-tls-lean; do
         [ -z "$only" ] || [ "$only" = "$scenario" ] || continue
         echo
         echo "## $scenario"
@@ -105,7 +119,17 @@ measure() { # NAME SCENARIO
             case "$server:$scenario" in
                 twisted:h2c | twisted:h1* | granian:h1*) continue ;;
             esac
-            measure "$server" "$scenario"
+            line=$(measure "$server" "$scenario")
+            echo "$line"
+            [ "$server" = torsion ] && torsion_rps[$scenario]=$(awk -F'|' '{print $3+0}' <<<"$line")
         done
     done
+    ratio() { # TLS CLEARTEXT LABEL
+        local tls=${torsion_rps[$1]:-} clear=${torsion_rps[$2]:-}
+        [ -n "$tls" ] && [ -n "$clear" ] || return 0
+        awk -v t="$tls" -v c="$clear" -v l="$3" 'BEGIN { if (c > 0) printf "- HTTP/1.1 over TLS against cleartext, %s: %.0f / %.0f = %.2f\n", l, t, c, t / c }'
+    }
+    echo
+    ratio h1-tls h1 wrk
+    ratio h1-tls-lean h1-lean h1load
 } | tee "$out"
