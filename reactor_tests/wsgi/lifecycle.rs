@@ -291,3 +291,97 @@ def app(environ, start_response):
     let most = runs.values().copied().max().unwrap_or(0);
     assert!(most >= 25, "requests spread over the workers: {runs:?}");
 }
+
+/// Hundreds of requests submitted alone and in batches of random size, some sleeping in the
+/// application and some instant, with pauses that let every worker park: each is answered
+/// exactly once, with its own body (no wakeup is lost, no request runs twice), the last
+/// batch too, submitted when every worker is parked.
+#[test]
+fn random_batches_with_sleeps_are_all_answered_once() {
+    let harness = Harness::with_threads(
+        r#"
+import time
+def app(environ, start_response):
+    micros = int(environ['QUERY_STRING'] or 0)
+    if micros:
+        time.sleep(micros / 1e6)
+    start_response('200 OK', [])
+    return [environ['PATH_INFO'].encode()]
+"#,
+        4,
+    );
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |bound: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % bound
+    };
+    let mut expected = std::collections::HashMap::new();
+    let mut sent = 0;
+    while sent < 400 {
+        let size = 1 + next(20) as usize;
+        let mut batch = Vec::new();
+        for _ in 0..size {
+            let mut request = get(&format!("/r{sent}"));
+            if next(4) == 0 {
+                request.query_string = next(2000).to_string().into_bytes();
+            }
+            expected.insert(request.id, format!("complete:/r{sent}"));
+            batch.push(request);
+            sent += 1;
+        }
+        if next(2) == 0 {
+            assert!(harness.pool.submit_all(batch).is_empty());
+        } else {
+            for request in batch {
+                harness.pool.submit(request).expect("submit");
+            }
+        }
+        // Sometimes let the pool drain and its workers park before the next batch.
+        let turns = if next(5) == 0 { 20 } else { next(3) as usize };
+        for _ in 0..turns {
+            harness
+                .reactor
+                .iterate(Some(crate::util::TURN))
+                .expect("turn");
+        }
+    }
+    let answered = |count: usize| {
+        crate::util::turn_until(&harness.reactor, 1000, || {
+            harness
+                .events
+                .borrow()
+                .iter()
+                .filter(|event| event.is_terminal())
+                .count()
+                >= count
+        })
+    };
+    // Last, a batch once all are answered and the pool has been idle long enough for every
+    // worker to park and the watcher to step down: only the submit's own wakeup can start it.
+    answered(expected.len());
+    for _ in 0..3 {
+        harness
+            .reactor
+            .iterate(Some(crate::util::TURN))
+            .expect("turn");
+    }
+    let last: Vec<_> = (0..3).map(|n| get(&format!("/last{n}"))).collect();
+    for (n, request) in last.iter().enumerate() {
+        expected.insert(request.id, format!("complete:/last{n}"));
+    }
+    assert!(harness.pool.submit_all(last).is_empty());
+    answered(expected.len());
+    for (id, want) in &expected {
+        assert_eq!(
+            kinds(&harness.take(*id)),
+            std::slice::from_ref(want),
+            "request {id}"
+        );
+    }
+    assert!(
+        harness.events.borrow().is_empty(),
+        "events for unknown requests"
+    );
+}

@@ -185,7 +185,9 @@ impl Shared {
                 // Called by a submit that found no other parked worker; no longer the watcher.
                 return Watched::Take;
             }
-            if !self.bells[index].wait_for(queue, STALL).timed_out() {
+            let timed_out = self.bells[index].wait_for(queue, STALL).timed_out();
+            if !timed_out || queue.calls[index] != Call::None {
+                // Woken, or called just as the period ended: the call comes first.
                 continue;
             }
             let stalled = queue.taken == seen;
