@@ -8,6 +8,7 @@ mod endpoint_strings;
 mod events;
 mod h1load;
 mod http2;
+mod http_floor;
 mod reactor;
 mod static_files;
 mod stream_cases;
