@@ -33,6 +33,7 @@ mod behaviour_body;
 mod behaviour_owned;
 mod driver;
 mod fuzz;
+mod graceful;
 mod invalid;
 mod limits;
 mod pipelined;

@@ -5,6 +5,7 @@
 mod channel;
 mod lifecycle;
 mod limits;
+mod shutdown;
 pub(crate) mod support;
 
 use std::rc::Rc;

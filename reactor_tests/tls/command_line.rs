@@ -72,6 +72,22 @@ fn wsgi_url_scheme_is_https() {
     assert_eq!(get(&mut client), "https");
 }
 
+/// On SIGTERM an idle keep-alive connection is closed with close_notify: the client reads a
+/// clean end of the stream, not a truncation.
+#[test]
+fn shutdown_closes_idle_connections_with_close_notify() {
+    let (server, pki, _) = start_over_ssl("cli-shutdown", &[]);
+    let mut client =
+        blocking_client(server.address(), "127.0.0.1", client_config(&pki.ca, &[])).unwrap();
+    assert_eq!(get(&mut client), "https");
+    server.signal("-TERM");
+    let mut rest = Vec::new();
+    client
+        .read_to_end(&mut rest)
+        .expect("a clean close_notify, not a truncation");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
 /// With `--no-http2` a client offering h2 and http/1.1 gets http/1.1.
 #[test]
 fn no_http2_offers_only_http1() {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::defer::Deferred;
 use crate::endpoints::{ServerEndpoint, listen_with_tls, parse_server};
 use crate::reactor::{Phase, Reactor, Signal};
 use crate::time::LoopingCall;
@@ -261,7 +262,7 @@ fn serve(options: WebOptions) -> Result<(), String> {
         start_workers(&reactor, &resource, app, options.threads);
     }
     stop_gracefully(&reactor, &resource, ports);
-    drain_http2(&reactor, &site);
+    drain_connections(&reactor, &site);
     reactor.run().map_err(|error| error.to_string())
 }
 
@@ -337,13 +338,17 @@ fn stop_gracefully(reactor: &Reactor, resource: &WsgiResource, ports: Vec<crate:
     });
 }
 
-/// On shutdown: HTTP/2 clients are sent GOAWAY and their streams in flight finish (up to the
-/// grace period) before the connections close.
-fn drain_http2(reactor: &Reactor, site: &Site) {
-    let (clock, site) = (reactor.clock().clone(), site.clone());
-    reactor.add_system_event_trigger(Phase::Before, "shutdown", move || {
-        site.drain_http2()
-            .add_timeout(SHUTDOWN_GRACE, &clock)
-            .add_both(|_| Ok(()))
-    });
+/// On shutdown: HTTP/2 clients are sent GOAWAY and their streams in flight finish, and
+/// HTTP/1.1 connections answer the requests they have received and close (idle ones at once,
+/// with close_notify over TLS), all up to the grace period.
+fn drain_connections(reactor: &Reactor, site: &Site) {
+    let drains: [fn(&Site) -> Deferred<()>; 2] = [Site::drain_http2, Site::close_http1];
+    for drain in drains {
+        let (clock, site) = (reactor.clock().clone(), site.clone());
+        reactor.add_system_event_trigger(Phase::Before, "shutdown", move || {
+            drain(&site)
+                .add_timeout(SHUTDOWN_GRACE, &clock)
+                .add_both(|_| Ok(()))
+        });
+    }
 }

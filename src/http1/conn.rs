@@ -223,6 +223,21 @@ impl ServerConn {
         self.settle();
     }
 
+    /// Ends the connection the way a server shutting down does: requests already received
+    /// are still answered and the body being received is still read, but no further request
+    /// is; the last response says `Connection: close` unless its head is already out, and the
+    /// connection closes once it is written. An idle connection, or one part way through a
+    /// request head, closes at once.
+    pub fn close_gracefully(&mut self, now: Instant) {
+        self.observe(now);
+        match self.read {
+            ReadState::Head { .. } => self.stop_reading(),
+            ReadState::Body(_) => self.more_requests = false,
+            ReadState::Closed => {}
+        }
+        self.settle();
+    }
+
     /// Fires whichever deadline from [`poll_timeout`](Self::poll_timeout) has passed:
     /// head timeout → 408 and close; body stall → 408 (or abort) and close;
     /// idle keep-alive → close.

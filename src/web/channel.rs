@@ -22,11 +22,14 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
+use slab::Slab;
+
 use super::content::ContentError;
 use super::dispatch::{h2c_upgrade, upgraded_head};
 use super::request::{Request, RequestInfo};
 use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
+use crate::defer::Deferred;
 use crate::http::{IdMap, RequestHead, ResponseHead, id_map};
 use crate::http1::{BodyKind, Event, ExternalBody, RequestId, ServerConn, UserError};
 use crate::payload::Payload;
@@ -47,6 +50,8 @@ struct Channel {
     /// A pump is running; commands leave their output to it.
     pumping: Cell<bool>,
     state: RefCell<ChannelState>,
+    /// Its key among the site's [`Http1Connections`] while it has a transport.
+    registered: Cell<Option<usize>>,
 }
 
 struct ChannelState {
@@ -83,6 +88,7 @@ impl Http1Channel {
                 site,
                 pumping: Cell::new(false),
                 state: RefCell::new(state),
+                registered: Cell::new(None),
             }),
         }
     }
@@ -97,6 +103,7 @@ impl Http1Channel {
 
     /// Lets go of the transport for good (another protocol takes over).
     pub(crate) fn detach(&self) {
+        self.shared.unregister();
         let timer = {
             let mut state = self.shared.state.borrow_mut();
             state.closing = true;
@@ -124,7 +131,16 @@ impl fmt::Debug for Http1Channel {
 impl Protocol for Http1Channel {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         self.shared.state.borrow_mut().transport = Some(transport);
-        self.shared.pump();
+        let connections = self.shared.site.http1_connections();
+        self.shared
+            .registered
+            .set(Some(connections.add(&self.shared)));
+        if connections.closing.get() {
+            // The server is shutting down: a connection accepted meanwhile is not kept open.
+            self.shared.close_gracefully();
+        } else {
+            self.shared.pump();
+        }
     }
 
     fn data_received(&mut self, data: &[u8]) {
@@ -137,6 +153,7 @@ impl Protocol for Http1Channel {
     }
 
     fn connection_lost(&mut self, _reason: DisconnectReason) {
+        self.shared.unregister();
         let (requests, timer) = {
             let mut state = self.shared.state.borrow_mut();
             state.closing = true;
@@ -154,6 +171,69 @@ impl Protocol for Http1Channel {
     }
 }
 
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+/// The site's open HTTP/1.1 connections, so that a shutdown can close them gracefully.
+#[derive(Default)]
+pub(crate) struct Http1Connections {
+    live: RefCell<Slab<Weak<Channel>>>,
+    /// [`close_all`](Self::close_all) was called: connections accepted later close too.
+    closing: Cell<bool>,
+    /// Fired once the last connection has closed after `close_all`.
+    closed: RefCell<Vec<Deferred<()>>>,
+}
+
+impl Http1Connections {
+    fn add(&self, channel: &Rc<Channel>) -> usize {
+        self.live.borrow_mut().insert(Rc::downgrade(channel))
+    }
+
+    fn remove(&self, key: usize) {
+        self.live.borrow_mut().try_remove(key);
+        self.notify_if_closed();
+    }
+
+    /// How many HTTP/1.1 connections are open.
+    pub(crate) fn count(&self) -> usize {
+        self.live.borrow().len()
+    }
+
+    /// Closes every connection once the requests it has received are answered (idle ones at
+    /// once; see [`ServerConn::close_gracefully`]), and those accepted later as soon as they
+    /// open; the Deferred fires once all of them have closed.
+    pub(crate) fn close_all(&self) -> Deferred<()> {
+        self.closing.set(true);
+        let channels: Vec<Rc<Channel>> = self
+            .live
+            .borrow()
+            .iter()
+            .filter_map(|(_, channel)| channel.upgrade())
+            .collect();
+        for channel in &channels {
+            channel.close_gracefully();
+        }
+        drop(channels);
+        let closed = Deferred::new();
+        self.closed.borrow_mut().push(closed.clone());
+        self.notify_if_closed();
+        closed
+    }
+
+    fn notify_if_closed(&self) {
+        if !self.closing.get() || self.count() > 0 {
+            return;
+        }
+        let waiters = mem::take(&mut *self.closed.borrow_mut());
+        for waiter in waiters {
+            let _ = waiter.callback(());
+        }
+    }
+}
+
 /// Clears the pumping flag even if a callback panics through the pump.
 struct PumpGuard<'a>(&'a Cell<bool>);
 
@@ -164,6 +244,18 @@ impl Drop for PumpGuard<'_> {
 }
 
 impl Channel {
+    /// Asks the connection to close once the requests it has received are answered.
+    fn close_gracefully(self: &Rc<Self>) {
+        self.input(|conn, now| conn.close_gracefully(now));
+    }
+
+    /// Leaves the site's registry (the connection is gone or another protocol took over).
+    fn unregister(&self) {
+        if let Some(key) = self.registered.take() {
+            self.site.http1_connections().remove(key);
+        }
+    }
+
     /// Feeds one input to the connection at the current time, then pumps.
     fn input(self: &Rc<Self>, feed: impl FnOnce(&mut ServerConn, Instant)) {
         {

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
+use super::channel::Http1Connections;
 use super::content::ContentLimits;
 use super::dispatch::HttpDispatch;
 use super::h2_channel::Http2Connections;
@@ -111,6 +112,7 @@ pub(crate) struct SiteShared {
     date: RefCell<SharedDate>,
     access_log: RefCell<Option<AccessLog>>,
     http2_connections: Http2Connections,
+    http1_connections: Http1Connections,
     /// Emptied header sets of finished responses, reused by the next ones.
     spare_headers: RefCell<Vec<Headers>>,
 }
@@ -146,6 +148,7 @@ impl Site {
             }),
             access_log: RefCell::new(None),
             http2_connections: Http2Connections::default(),
+            http1_connections: Http1Connections::default(),
             spare_headers: RefCell::new(Vec::new()),
         };
         Site {
@@ -185,6 +188,19 @@ impl Site {
         self.shared.http2_connections.go_away()
     }
 
+    /// Begins a graceful shutdown of the site's HTTP/1.1 connections: each answers the
+    /// requests it has already received (the last response with `Connection: close`) and then
+    /// closes, an idle one at once (over TLS, with close_notify); connections accepted later
+    /// close the same way. The Deferred fires once every one of them has closed.
+    pub fn close_http1(&self) -> Deferred<()> {
+        self.shared.http1_connections.close_all()
+    }
+
+    /// How many HTTP/1.1 connections the site is serving (HTTP/2 ones not included).
+    pub fn http1_connection_count(&self) -> usize {
+        self.shared.http1_connections.count()
+    }
+
     /// How many HTTP/2 connections the site is serving.
     pub fn http2_connection_count(&self) -> usize {
         self.shared.http2_connections.count()
@@ -216,6 +232,10 @@ impl SiteShared {
 
     pub(crate) fn http2_connections(&self) -> &Http2Connections {
         &self.http2_connections
+    }
+
+    pub(crate) fn http1_connections(&self) -> &Http1Connections {
+        &self.http1_connections
     }
 
     pub(crate) fn clock(&self) -> &Clock {
