@@ -4,7 +4,9 @@
 //! Every story is decoded in order with one decoder (the cases share a
 //! compression context), and every header list of every story is encoded
 //! with torsion's encoder and decoded back, with the table size changes the
-//! story makes.
+//! story makes. Mutated story blocks and random bytes check what any input
+//! must leave true (no panic, fields within the list limit, the table within
+//! its capacity, a compression error final).
 //!
 //! Tested by: conformance/hpack.rs (run with `cargo test --test conformance hpack`)
 
@@ -205,4 +207,127 @@ fn list_limit_is_respected_on_real_stories() {
             assert!(fields.len() < case.headers.len());
         }
     }
+}
+
+/// A small deterministic generator for the property test below.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+/// `block` with one to four random edits: a byte replaced, dropped, inserted or bit-flipped,
+/// or a run of it repeated elsewhere.
+fn mutate(block: &[u8], rng: &mut XorShift) -> Vec<u8> {
+    let mut bytes = block.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(bytes.len() + 1);
+        match rng.below(5) {
+            0 if at < bytes.len() => bytes[at] = rng.below(256) as u8,
+            1 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            2 => bytes.insert(at, rng.below(256) as u8),
+            3 if at < bytes.len() => bytes[at] ^= 1 << rng.below(8),
+            _ => {
+                let end = (at + rng.below(16)).min(bytes.len());
+                let run = bytes[at..end].to_vec();
+                let to = rng.below(bytes.len() + 1);
+                bytes.splice(to..to, run);
+            }
+        }
+    }
+    bytes
+}
+
+/// Decodes `block` and checks what any input must leave true: fields emitted stay within the
+/// list limit, the table within its capacity, and a compression error is final. Returns
+/// whether the decoder is still usable.
+fn decode_checked(decoder: &mut Decoder, block: &[u8], limit: usize) -> bool {
+    let mut emitted = 0;
+    let result = decoder.decode(block, limit, &mut |name, value| {
+        emitted += name.len() + value.len() + 32;
+    });
+    assert!(
+        emitted <= limit,
+        "{emitted} bytes of fields emitted past the limit {limit}"
+    );
+    assert!(decoder.table_size() <= decoder.table_capacity());
+    match result {
+        Err(error) if error.is_compression_error() => {
+            let again = decoder.decode(&[0x82], limit, &mut |_, _| {});
+            assert!(
+                again.is_err(),
+                "a failed decoder decoded again after {error:?}"
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Mutated blocks of the real stories, and random bytes, never make the decoder panic, emit
+/// past the list limit, outgrow its table or recover from a compression error.
+#[test]
+fn mutated_and_random_blocks_are_refused_or_decoded_within_limits() {
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let stories = stories();
+    let mut refused = 0;
+    let mut decoded = 0;
+    for (index, (_, path)) in stories.iter().enumerate() {
+        let cases = load(path);
+        let mut decoder = Decoder::new(4096);
+        for (seqno, case) in cases.iter().enumerate() {
+            if rng.below(3) == 0 {
+                // The mutated block meets the table the story built up to it.
+                let mut replay = Decoder::new(4096);
+                for earlier in &cases[..seqno] {
+                    if let Some(size) = earlier.table_size {
+                        replay.set_max_table_size(size);
+                    }
+                    assert!(decode_checked(&mut replay, &earlier.wire, LIST_LIMIT));
+                }
+                if let Some(size) = case.table_size {
+                    replay.set_max_table_size(size);
+                }
+                let limit = if rng.below(4) == 0 {
+                    rng.below(400)
+                } else {
+                    LIST_LIMIT
+                };
+                if !decode_checked(&mut replay, &mutate(&case.wire, &mut rng), limit) {
+                    refused += 1;
+                }
+            }
+            // The story itself goes on, sometimes under a list limit it exceeds.
+            if let Some(size) = case.table_size {
+                decoder.set_max_table_size(size);
+            }
+            let limit = if rng.below(4) == 0 {
+                rng.below(400)
+            } else {
+                LIST_LIMIT
+            };
+            assert!(decode_checked(&mut decoder, &case.wire, limit));
+            decoded += 1;
+        }
+        // Random bytes, mostly small so that they look like representations.
+        let mut decoder = Decoder::new(64 + index);
+        for _ in 0..50 {
+            let block: Vec<u8> = (0..rng.below(64)).map(|_| rng.below(256) as u8).collect();
+            if !decode_checked(&mut decoder, &block, 1 + rng.below(2000)) {
+                refused += 1;
+                decoder = Decoder::new(64 + index);
+            }
+        }
+    }
+    assert!(
+        refused > 100 && decoded > 1000,
+        "refused {refused}, decoded {decoded}"
+    );
 }
