@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use torsion::hpack::{Decoder, Encoder};
 
+use crate::http1::driver::XorShift;
+
 /// One header block of a story.
 struct Case {
     table_size: Option<usize>,
@@ -209,18 +211,6 @@ fn list_limit_is_respected_on_real_stories() {
     }
 }
 
-/// A small deterministic generator for the property test below.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
-
 /// `block` with one to four random edits: a byte replaced, dropped, inserted or bit-flipped,
 /// or a run of it repeated elsewhere.
 fn mutate(block: &[u8], rng: &mut XorShift) -> Vec<u8> {
@@ -275,7 +265,7 @@ fn decode_checked(decoder: &mut Decoder, block: &[u8], limit: usize) -> bool {
 /// past the list limit, outgrow its table or recover from a compression error.
 #[test]
 fn mutated_and_random_blocks_are_refused_or_decoded_within_limits() {
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
     let stories = stories();
     let mut refused = 0;
     let mut decoded = 0;

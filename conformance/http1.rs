@@ -31,7 +31,7 @@ macro_rules! cases {
 mod behaviour;
 mod behaviour_body;
 mod behaviour_owned;
-mod driver;
+pub(crate) mod driver;
 mod fuzz;
 mod graceful;
 mod invalid;

@@ -22,10 +22,9 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
-use slab::Slab;
-
 use super::content::ContentError;
 use super::dispatch::{h2c_upgrade, upgraded_head};
+use super::registry::Connections;
 use super::request::{Request, RequestInfo};
 use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
@@ -45,7 +44,7 @@ pub struct Http1Channel {
 }
 
 /// The channel's state, shared with its requests' sinks and its timer.
-struct Channel {
+pub(crate) struct Channel {
     site: Rc<SiteShared>,
     /// A pump is running; commands leave their output to it.
     pumping: Cell<bool>,
@@ -135,7 +134,7 @@ impl Protocol for Http1Channel {
         self.shared
             .registered
             .set(Some(connections.add(&self.shared)));
-        if connections.closing.get() {
+        if connections.closing() {
             // The server is shutting down: a connection accepted meanwhile is not kept open.
             self.shared.close_gracefully();
         } else {
@@ -178,60 +177,13 @@ impl Drop for Channel {
 }
 
 /// The site's open HTTP/1.1 connections, so that a shutdown can close them gracefully.
-#[derive(Default)]
-pub(crate) struct Http1Connections {
-    live: RefCell<Slab<Weak<Channel>>>,
-    /// [`close_all`](Self::close_all) was called: connections accepted later close too.
-    closing: Cell<bool>,
-    /// Fired once the last connection has closed after `close_all`.
-    closed: RefCell<Vec<Deferred<()>>>,
-}
+pub(crate) type Http1Connections = Connections<Channel>;
 
-impl Http1Connections {
-    fn add(&self, channel: &Rc<Channel>) -> usize {
-        self.live.borrow_mut().insert(Rc::downgrade(channel))
-    }
-
-    fn remove(&self, key: usize) {
-        self.live.borrow_mut().try_remove(key);
-        self.notify_if_closed();
-    }
-
-    /// How many HTTP/1.1 connections are open.
-    pub(crate) fn count(&self) -> usize {
-        self.live.borrow().len()
-    }
-
-    /// Closes every connection once the requests it has received are answered (idle ones at
-    /// once; see [`ServerConn::close_gracefully`]), and those accepted later as soon as they
-    /// open; the Deferred fires once all of them have closed.
-    pub(crate) fn close_all(&self) -> Deferred<()> {
-        self.closing.set(true);
-        let channels: Vec<Rc<Channel>> = self
-            .live
-            .borrow()
-            .iter()
-            .filter_map(|(_, channel)| channel.upgrade())
-            .collect();
-        for channel in &channels {
-            channel.close_gracefully();
-        }
-        drop(channels);
-        let closed = Deferred::new();
-        self.closed.borrow_mut().push(closed.clone());
-        self.notify_if_closed();
-        closed
-    }
-
-    fn notify_if_closed(&self) {
-        if !self.closing.get() || self.count() > 0 {
-            return;
-        }
-        let waiters = mem::take(&mut *self.closed.borrow_mut());
-        for waiter in waiters {
-            let _ = waiter.callback(());
-        }
-    }
+/// Closes every connection of `connections` once the requests it has received are answered
+/// (idle ones at once; see [`ServerConn::close_gracefully`]), and those opened later as soon
+/// as they open; the Deferred fires once all of them have closed.
+pub(crate) fn close_all(connections: &Http1Connections) -> Deferred<()> {
+    connections.close_all(|channel| channel.close_gracefully())
 }
 
 /// Clears the pumping flag even if a callback panics through the pump.

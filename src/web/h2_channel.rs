@@ -27,6 +27,7 @@ use std::mem;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
+use super::registry::Connections;
 use super::request::{Request, RequestInfo};
 use super::sink::ResponseSink;
 use super::site::{SiteShared, process};
@@ -49,12 +50,14 @@ pub struct Http2Channel {
     shared: Rc<Channel>,
 }
 
-struct Channel {
+pub(crate) struct Channel {
     site: Rc<SiteShared>,
     pumping: Cell<bool>,
     /// A pump is scheduled for the next reactor turn.
     pump_scheduled: Cell<bool>,
     state: RefCell<State>,
+    /// Its key among the site's [`Http2Connections`] until the connection is gone.
+    registered: Cell<Option<usize>>,
 }
 
 struct StreamProducer {
@@ -96,7 +99,7 @@ impl Http2Channel {
     }
 
     fn with_conn(site: Rc<SiteShared>, mut conn: ServerConn) -> Http2Channel {
-        if site.http2_connections().going_away() {
+        if site.http2_connections().closing() {
             conn.shutdown();
         }
         let state = State {
@@ -115,78 +118,21 @@ impl Http2Channel {
             pumping: Cell::new(false),
             pump_scheduled: Cell::new(false),
             state: RefCell::new(state),
+            registered: Cell::new(None),
         });
-        shared.site.http2_connections().add(&shared);
+        let key = shared.site.http2_connections().add(&shared);
+        shared.registered.set(Some(key));
         Http2Channel { shared }
     }
 }
 
 /// The live HTTP/2 connections of a site, so that a shutdown reaches them all.
-#[derive(Default)]
-pub(crate) struct Http2Connections {
-    live: RefCell<Vec<Weak<Channel>>>,
-    /// [`go_away`](Self::go_away) was called: new connections start draining.
-    going_away: Cell<bool>,
-    /// Fired once the last connection has closed after `go_away`.
-    closed: RefCell<Vec<Deferred<()>>>,
-}
+pub(crate) type Http2Connections = Connections<Channel>;
 
-impl Http2Connections {
-    fn add(&self, channel: &Rc<Channel>) {
-        let mut live = self.live.borrow_mut();
-        live.retain(|c| c.strong_count() > 0);
-        live.push(Rc::downgrade(channel));
-    }
-
-    fn remove(&self, channel: &Rc<Channel>) {
-        let target = Rc::downgrade(channel);
-        self.live
-            .borrow_mut()
-            .retain(|c| c.strong_count() > 0 && !c.ptr_eq(&target));
-        self.notify_if_closed();
-    }
-
-    fn going_away(&self) -> bool {
-        self.going_away.get()
-    }
-
-    /// How many HTTP/2 connections are open.
-    pub(crate) fn count(&self) -> usize {
-        let mut live = self.live.borrow_mut();
-        live.retain(|c| c.strong_count() > 0);
-        live.len()
-    }
-
-    /// Sends every connection a GOAWAY (those opened later start with one);
-    /// the Deferred fires once all of them have finished their streams and
-    /// closed.
-    pub(crate) fn go_away(&self) -> Deferred<()> {
-        self.going_away.set(true);
-        let channels: Vec<Rc<Channel>> = self
-            .live
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for channel in &channels {
-            channel.go_away();
-        }
-        drop(channels);
-        let closed = Deferred::new();
-        self.closed.borrow_mut().push(closed.clone());
-        self.notify_if_closed();
-        closed
-    }
-
-    fn notify_if_closed(&self) {
-        if !self.going_away.get() || self.count() > 0 {
-            return;
-        }
-        let waiters = mem::take(&mut *self.closed.borrow_mut());
-        for waiter in waiters {
-            let _ = waiter.callback(());
-        }
-    }
+/// Sends every connection of `connections` a GOAWAY (those opened later start with one); the
+/// Deferred fires once all of them have finished their streams and closed.
+pub(crate) fn go_away_all(connections: &Http2Connections) -> Deferred<()> {
+    connections.close_all(|channel| channel.go_away())
 }
 
 impl fmt::Debug for Http2Channel {
@@ -257,7 +203,13 @@ impl Protocol for Http2Channel {
         for (_, request) in requests {
             request.connection_lost(true);
         }
-        self.shared.site.http2_connections().remove(&self.shared);
+        self.shared.unregister();
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.unregister();
     }
 }
 
@@ -277,6 +229,13 @@ enum Nudge {
 }
 
 impl Channel {
+    /// Leaves the site's registry (the connection is gone).
+    fn unregister(&self) {
+        if let Some(key) = self.registered.take() {
+            self.site.http2_connections().remove(key);
+        }
+    }
+
     /// Starts a graceful shutdown of the connection (GOAWAY), then pumps.
     fn go_away(self: &Rc<Self>) {
         {

@@ -29,6 +29,7 @@ mod content;
 mod dispatch;
 mod gzip;
 mod h2_channel;
+mod registry;
 mod request;
 mod resource;
 mod sink;

@@ -11,10 +11,10 @@ use std::time::SystemTime;
 
 use super::SERVER_VERSION;
 use super::access_log::{AccessLog, AccessLogEntry};
-use super::channel::Http1Connections;
+use super::channel::{self, Http1Connections};
 use super::content::ContentLimits;
 use super::dispatch::HttpDispatch;
-use super::h2_channel::Http2Connections;
+use super::h2_channel::{self, Http2Connections};
 use super::request::Request;
 use super::resource::{Render, Resource, locate, render_checked};
 use crate::defer::Deferred;
@@ -185,7 +185,7 @@ impl Site {
     /// that way. The Deferred fires once every one of them has closed.
     /// HTTP/1.1 connections are not affected.
     pub fn drain_http2(&self) -> Deferred<()> {
-        self.shared.http2_connections.go_away()
+        h2_channel::go_away_all(&self.shared.http2_connections)
     }
 
     /// Begins a graceful shutdown of the site's HTTP/1.1 connections: each answers the
@@ -193,7 +193,7 @@ impl Site {
     /// closes, an idle one at once (over TLS, with close_notify); connections accepted later
     /// close the same way. The Deferred fires once every one of them has closed.
     pub fn close_http1(&self) -> Deferred<()> {
-        self.shared.http1_connections.close_all()
+        channel::close_all(&self.shared.http1_connections)
     }
 
     /// How many HTTP/1.1 connections the site is serving (HTTP/2 ones not included).
