@@ -14,6 +14,8 @@
 
 #[path = "support/load_client.rs"]
 mod load_client;
+#[path = "support/mio_accept.rs"]
+mod mio_accept;
 #[path = "support/mio_echo.rs"]
 mod mio_echo;
 #[path = "support/proc_stats.rs"]

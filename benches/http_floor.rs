@@ -10,6 +10,8 @@
 
 #[path = "support/http_floor.rs"]
 mod http_floor;
+#[path = "support/mio_accept.rs"]
+mod mio_accept;
 
 use std::io::Write;
 use std::net::SocketAddr;

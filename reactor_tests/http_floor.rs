@@ -4,6 +4,8 @@
 
 #[path = "../benches/support/http_floor.rs"]
 mod floor;
+#[path = "../benches/support/mio_accept.rs"]
+mod mio_accept;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -11,7 +11,10 @@ use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+
 use slab::Slab;
+
+use super::mio_accept::accept_all;
 
 const LISTENER: Token = Token(usize::MAX);
 const READ_BUFFER_SIZE: usize = 64 * 1024;
@@ -51,7 +54,10 @@ pub(crate) fn serve(
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&poll, &listener, &mut clients);
+                accept_all(&poll, &listener, &mut clients, |stream| Client {
+                    stream,
+                    unsent: Vec::new(),
+                });
                 continue;
             }
             let key = event.token().0;
@@ -62,33 +68,6 @@ pub(crate) fn serve(
             if let Outcome::Close = outcome {
                 clients.remove(key);
             }
-        }
-    }
-}
-
-fn accept_all(poll: &Poll, listener: &TcpListener, clients: &mut Slab<Client>) {
-    loop {
-        let mut stream = match listener.accept() {
-            Ok((stream, _peer)) => stream,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                eprintln!("accept failed: {error}");
-                return;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let entry = clients.vacant_entry();
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if poll
-            .registry()
-            .register(&mut stream, Token(entry.key()), interest)
-            .is_ok()
-        {
-            entry.insert(Client {
-                stream,
-                unsent: Vec::new(),
-            });
         }
     }
 }
