@@ -14,10 +14,10 @@
 
 #[path = "support/load_client.rs"]
 mod load_client;
-#[path = "support/mio_accept.rs"]
-mod mio_accept;
 #[path = "support/mio_echo.rs"]
 mod mio_echo;
+#[path = "support/mio_loop.rs"]
+mod mio_loop;
 #[path = "support/proc_stats.rs"]
 mod proc_stats;
 #[path = "support/torsion_echo.rs"]

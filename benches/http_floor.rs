@@ -10,8 +10,8 @@
 
 #[path = "support/http_floor.rs"]
 mod http_floor;
-#[path = "support/mio_accept.rs"]
-mod mio_accept;
+#[path = "support/mio_loop.rs"]
+mod mio_loop;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -13,10 +13,10 @@
 //! so the server has accepted it and run its protocol), waits for the server to settle, reads
 //! the RSS again and prints one `RESULT key=value ...` line per server.
 
-#[path = "support/mio_accept.rs"]
-mod mio_accept;
 #[path = "support/mio_echo.rs"]
 mod mio_echo;
+#[path = "support/mio_loop.rs"]
+mod mio_loop;
 #[path = "support/proc_stats.rs"]
 mod proc_stats;
 #[path = "support/torsion_echo.rs"]

@@ -4,8 +4,8 @@
 
 #[path = "../benches/support/http_floor.rs"]
 mod floor;
-#[path = "../benches/support/mio_accept.rs"]
-mod mio_accept;
+#[path = "../benches/support/mio_loop.rs"]
+mod mio_loop;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

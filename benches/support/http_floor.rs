@@ -10,15 +10,10 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpStream;
 
-use slab::Slab;
+use super::mio_loop::{self, READ_BUFFER_SIZE};
 
-use super::mio_accept::accept_all;
-
-const LISTENER: Token = Token(usize::MAX);
-const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// The largest request head accepted.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
 
@@ -123,41 +118,19 @@ pub(crate) fn serve(
     mode: Mode,
     on_listening: impl FnOnce(SocketAddr),
 ) -> io::Result<()> {
-    let mut listener = TcpListener::bind(address)?;
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-    on_listening(listener.local_addr()?);
-    let mut events = Events::with_capacity(1024);
-    let mut clients: Slab<Client> = Slab::new();
-    let mut buffer = vec![0; READ_BUFFER_SIZE];
     let big = vec![b'x'; 64 * 1024];
-    loop {
-        if let Err(error) = poll.poll(&mut events, None) {
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        for event in events.iter() {
-            if event.token() == LISTENER {
-                accept_all(&poll, &listener, &mut clients, |stream| Client {
-                    stream,
-                    input: Vec::new(),
-                    unsent: Vec::new(),
-                    closing: false,
-                });
-                continue;
-            }
-            let key = event.token().0;
-            let Some(client) = clients.get_mut(key) else {
-                continue;
-            };
-            if !handle_event(client, &mut buffer, mode, &big) {
-                clients.remove(key);
-            }
-        }
-    }
+    let client = |stream| Client {
+        stream,
+        input: Vec::new(),
+        unsent: Vec::new(),
+        closing: false,
+    };
+    mio_loop::serve(
+        address,
+        on_listening,
+        client,
+        |client, buffer, _writable| handle_event(client, buffer, mode, &big),
+    )
 }
 
 /// Reads what the socket has, answers every whole request, writes; false to drop the client.

@@ -9,15 +9,9 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpStream;
 
-use slab::Slab;
-
-use super::mio_accept::accept_all;
-
-const LISTENER: Token = Token(usize::MAX);
-const READ_BUFFER_SIZE: usize = 64 * 1024;
+use super::mio_loop;
 
 /// One accepted connection and the echo bytes its socket has not taken yet.
 struct Client {
@@ -37,39 +31,16 @@ pub(crate) fn serve(
     short_read: bool,
     on_listening: impl FnOnce(SocketAddr),
 ) -> io::Result<()> {
-    let mut listener = TcpListener::bind(address)?;
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-    on_listening(listener.local_addr()?);
-    let mut events = Events::with_capacity(1024);
-    let mut clients: Slab<Client> = Slab::new();
-    let mut buffer = vec![0; READ_BUFFER_SIZE];
-    loop {
-        if let Err(error) = poll.poll(&mut events, None) {
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        for event in events.iter() {
-            if event.token() == LISTENER {
-                accept_all(&poll, &listener, &mut clients, |stream| Client {
-                    stream,
-                    unsent: Vec::new(),
-                });
-                continue;
-            }
-            let key = event.token().0;
-            let Some(client) = clients.get_mut(key) else {
-                continue;
-            };
-            let outcome = handle_event(client, &mut buffer, event.is_writable(), short_read);
-            if let Outcome::Close = outcome {
-                clients.remove(key);
-            }
-        }
-    }
+    let client = |stream| Client {
+        stream,
+        unsent: Vec::new(),
+    };
+    mio_loop::serve(address, on_listening, client, |client, buffer, writable| {
+        matches!(
+            handle_event(client, buffer, writable, short_read),
+            Outcome::Keep
+        )
+    })
 }
 
 fn handle_event(client: &mut Client, buffer: &mut [u8], writable: bool, short: bool) -> Outcome {
